@@ -2,7 +2,7 @@
 
 nbdev renders the README with Quarto (`nbdev-readme`); this small renderer keeps README.md in step with the
 landing-page notebook where Quarto is not installed. Markdown cells are copied, code cells become ```python
-blocks followed by their text output; cells marked `#| hide` are left out and `#|` directives are dropped.
+blocks followed by their text output; cells marked `#| hide` and stderr output are left out and `#|` directives are dropped.
 
 Usage: python tools/make_readme.py [--check]   (--check: exit 1 if README.md is out of date)
 """
@@ -15,7 +15,8 @@ HEADER = "<!-- Generated from nbs/index.ipynb by tools/make_readme.py: edit the 
 def _src(cell): return ''.join(cell['source']) if isinstance(cell['source'], list) else cell['source']
 
 def _text_output(out):
-    if out.get('output_type') == 'stream': return ''.join(out.get('text', ''))
+    if out.get('output_type') == 'stream':  # stderr (warnings, progress) is not documentation
+        return '' if out.get('name') == 'stderr' else ''.join(out.get('text', ''))
     data = out.get('data', {})
     if 'text/markdown' in data: return None  # rendered markdown is shown as markdown below
     return ''.join(data.get('text/plain', ''))
