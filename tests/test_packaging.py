@@ -39,10 +39,11 @@ def _readme_commands():
     return cmds
 
 def test_ci_runs_the_readme_commands():
-    "`.ci/run` runs exactly the README's install and test commands"
+    "`.ci/run` runs exactly the README's install, main-job and test commands"
     ci = (ROOT / '.ci' / 'run').read_text()
     cmds = _readme_commands()
     assert any(c.startswith('pip install') for c in cmds) and any('pytest' in c for c in cmds)
+    assert any(c.startswith('lt-fastai ') for c in cmds)
     lines = [l.strip() for l in ci.splitlines()]
     for c in cmds: assert c in lines, f"{c!r} is in README.md but not run by .ci/run"
 
