@@ -75,25 +75,37 @@ def main(n=20000, bs=256, epochs=3, device='cpu', threads=None):
         "lt_fastai InMemoryDL, sampler='sqrt'": lambda: FastaiRun(in_memory_dls(x, y, xv, yv, bs=bs, sampler='sqrt', device=device), copy.deepcopy(model0), device),
     }
     runs = {k: f() for k, f in runs.items()}
-    times = {k: [] for k in runs}
-    for r in runs.values(): r.epoch()  # warm-up
+    times = time_round_robin({k: r.epoch for k, r in runs.items()}, epochs, device)
+    print_table(times, 'hand-written PyTorch loop', 'configuration', 'hand loop', n, bs, device)
+
+def time_round_robin(epoch_fns, epochs, device):
+    "Seconds of each epoch of each configuration: one warm-up epoch each, then `epochs` rounds in turn"
+    times = {k: [] for k in epoch_fns}
+    for f in epoch_fns.values(): f()
     for _ in range(epochs):
-        for k, r in runs.items():
+        for k, f in epoch_fns.items():
             if device != 'cpu': torch.cuda.synchronize()
-            t0 = time.perf_counter(); r.epoch()
+            t0 = time.perf_counter(); f()
             if device != 'cpu': torch.cuda.synchronize()
             times[k].append(time.perf_counter() - t0)
-    base = statistics.median(times['hand-written PyTorch loop'])
+    return times
+
+def print_table(times, base_key, what, base_name, n, bs, device):
+    base = statistics.median(times[base_key])
     print(f"{n} items, batch size {bs}, {n // bs} batches per epoch, device {device}, torch threads {torch.get_num_threads()}")
-    print(f"{'configuration':<40}{'s/epoch (median)':>18}{'× hand loop':>13}   all epochs")
+    print(f"{what:<40}{'s/epoch (median)':>18}{'× ' + base_name:>13}   all epochs")
     for k, ts in times.items():
         m = statistics.median(ts)
         print(f"{k:<40}{m:>18.3f}{m / base:>13.3f}   {' '.join(f'{t:.3f}' for t in ts)}")
+    return base
 
-if __name__ == '__main__':
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--n', type=int, default=20000); p.add_argument('--bs', type=int, default=256)
+def parse_args(doc, n=20000):
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
+    p.add_argument('--n', type=int, default=n); p.add_argument('--bs', type=int, default=256)
     p.add_argument('--epochs', type=int, default=3); p.add_argument('--device', default='cpu')
     p.add_argument('--threads', type=int, default=None)
-    a = p.parse_args()
+    return p.parse_args()
+
+if __name__ == '__main__':
+    a = parse_args(__doc__)
     main(a.n, a.bs, a.epochs, a.device, a.threads)

@@ -9,7 +9,7 @@ to 'ce' is what the recipe's loss, sampler and callbacks cost. The deferred re-w
 after one warm-up epoch each; the median is printed. The recipes' second stages (cRT, LWS, post-hoc τ searches)
 are timed once each, separately, since they replace rather than slow down training epochs.
 """
-import argparse, copy, statistics, sys, time, warnings
+import copy, sys, time, warnings
 from pathlib import Path
 import torch
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')
@@ -17,7 +17,7 @@ warnings.filterwarnings('ignore', message='lt_learner: the loaders are on the CP
 from fastai.torch_core import set_seed
 import fastai.callback.progress  # noqa: F401
 sys.path.insert(0, str(Path(__file__).parent))
-from dataloader_speed import make_data, make_model   # the long-tailed 2x256 signals and 1-D CNN of that benchmark
+from dataloader_speed import make_data, make_model, time_round_robin, print_table, parse_args  # shared with that benchmark
 from lt_fastai.data import in_memory_dls
 from lt_fastai.losses import FocalLoss
 from lt_fastai.learner import lt_learner, get_recipe, RECIPES
@@ -40,22 +40,10 @@ def main(n=10000, bs=256, epochs=3, device='cpu', threads=None):
     model0 = make_model()
     names = list(RECIPES_TIMED) + ['focal, check_inputs=False']
     learners = {k: build(k, x, y, xv, yv, bs, device, model0) for k in names}
-    times = {k: [] for k in names}
     def epoch(learn):
         with learn.no_bar(), learn.no_logging(): learn.fit(1, 1e-3, wd=0.)
-    for l in learners.values(): epoch(l)   # warm-up
-    for _ in range(epochs):
-        for k, l in learners.items():
-            if device != 'cpu': torch.cuda.synchronize()
-            t0 = time.perf_counter(); epoch(l)
-            if device != 'cpu': torch.cuda.synchronize()
-            times[k].append(time.perf_counter() - t0)
-    base = statistics.median(times['ce'])
-    print(f"{n} items, batch size {bs}, {n // bs} batches per epoch, device {device}, torch threads {torch.get_num_threads()}")
-    print(f"{'recipe (main fit)':<32}{'s/epoch (median)':>18}{'× ce':>8}   all epochs")
-    for k, ts in times.items():
-        m = statistics.median(ts)
-        print(f"{k:<32}{m:>18.3f}{m / base:>8.3f}   {' '.join(f'{t:.3f}' for t in ts)}")
+    times = time_round_robin({k: (lambda l=l: epoch(l)) for k, l in learners.items()}, epochs, device)
+    base = print_table(times, 'ce', 'recipe (main fit)', 'ce', n, bs, device)
     print(f"\n{'second stage (1 epoch / τ search)':<32}{'seconds':>18}{'× ce epoch':>12}")
     for k in STAGED:
         learn = build(k, x, y, xv, yv, bs, device, model0)
@@ -67,9 +55,5 @@ def main(n=10000, bs=256, epochs=3, device='cpu', threads=None):
         print(f"{k:<32}{s:>18.3f}{s / base:>12.3f}")
 
 if __name__ == '__main__':
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--n', type=int, default=10000); p.add_argument('--bs', type=int, default=256)
-    p.add_argument('--epochs', type=int, default=3); p.add_argument('--device', default='cpu')
-    p.add_argument('--threads', type=int, default=None)
-    a = p.parse_args()
+    a = parse_args(__doc__, n=10000)
     main(a.n, a.bs, a.epochs, a.device, a.threads)
