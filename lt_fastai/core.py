@@ -18,6 +18,11 @@ __all__ = ['SHOT_GROUPS', 'encode_labels', 'class_counts', 'class_priors', 'imba
            'class_weights']
 
 # %% ../nbs/00_core.ipynb #c9e0406d
+def _missing(seq) -> list:
+    "Positions of missing labels (None, NaN, pandas' NA) in a sequence"
+    return [i for i, o in enumerate(seq) if o is None or (isinstance(o, (float, np.floating)) and o != o)
+            or type(o).__name__ in ('NAType', 'NaTType')]
+
 def _to_numpy(x):
     "Convert a list, tuple, pandas object or tensor to a NumPy array (object dtype for ragged sequences)"
     if isinstance(x, torch.Tensor): return x.detach().cpu().numpy()
@@ -27,6 +32,10 @@ def _to_numpy(x):
     if x and all(isinstance(o, (list, tuple, set, frozenset)) for o in x):
         out = np.empty(len(x), dtype=object)
         out[:] = [list(o) for o in x]
+        return out
+    if _missing(x):   # np.asarray(['a', nan]) would turn NaN into the string 'nan', a class of its own
+        out = np.empty(len(x), dtype=object)
+        out[:] = x
         return out
     return np.asarray(x)
 
@@ -68,6 +77,11 @@ def encode_labels(labels,            # ints, strings, a multi-hot matrix, or a s
         for i, row in enumerate(a):
             if row: out[i, _encode_with_vocab(row, vocab)] = 1
         return out
+    if a.dtype == object:
+        miss = _missing(a.ravel())
+        if miss:
+            raise ValueError(f"{len(miss)} label(s) are missing (None or NaN) at position(s) {miss[:10]}"
+                             f"{' ...' if len(miss) > 10 else ''}: give every item a label, or drop the unlabelled items")
     _check_no_nan(a)
     if a.ndim == 2:  # multi-hot
         if not np.isin(a, (0, 1)).all():
@@ -78,7 +92,12 @@ def encode_labels(labels,            # ints, strings, a multi-hot matrix, or a s
         return a.astype(np.int64)
     if a.ndim != 1: raise ValueError(f"labels must be 1-D (single-label) or 2-D multi-hot, got shape {a.shape}")
     if a.dtype.kind in 'USO':
-        if vocab is None: vocab = sorted(set(a.tolist()))
+        if vocab is None:
+            try: vocab = sorted(set(a.tolist()))
+            except TypeError:
+                kinds = sorted({type(o).__name__ for o in a.tolist()})
+                raise TypeError(f"labels mix types ({', '.join(kinds)}), so they have no order: make them all strings "
+                                "or all integers, or pass `vocab`") from None
         return _encode_with_vocab(a.tolist(), vocab)
     if vocab is not None and a.dtype.kind not in 'iub':
         return _encode_with_vocab(a.tolist(), vocab)

@@ -218,6 +218,8 @@ class ClassBalancedLoss(LTLoss):
                  axis:int=-1, reduction:str='mean', **kwargs):
         super().__init__(axis=axis, reduction=reduction, **kwargs)
         if base not in ('ce', 'bce', 'focal'): raise ValueError(f"base must be 'ce', 'bce' or 'focal', got {base!r}")
+        if not (np.isfinite(gamma) and gamma >= 0): raise ValueError(f"gamma must be a non-negative number, got {gamma}")
+        if not 0 < beta < 1: raise ValueError(f"beta must lie in (0, 1), got {beta}")
         self.beta,self.base,self.gamma = beta,base,gamma
         c = self._set_counts(counts)
         self.register_buffer('weight', _float_tensor(class_weights(c, 'effective', beta=beta)))
