@@ -33,7 +33,8 @@ def _to_numpy(x):
         out = np.empty(len(x), dtype=object)
         out[:] = [list(o) for o in x]
         return out
-    if _missing(x):   # np.asarray(['a', nan]) would turn NaN into the string 'nan', a class of its own
+    # np.asarray(['a', nan]) would turn NaN into the string 'nan', a class of its own, and ['a', 1] into ['a', '1']
+    if _missing(x) or len({isinstance(o, str) for o in x}) > 1:
         out = np.empty(len(x), dtype=object)
         out[:] = x
         return out
