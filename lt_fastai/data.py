@@ -6,25 +6,32 @@ Docs: https://lt-fastai.github.io/lt_fastai/data.html.md"""
 
 # %% ../nbs/01_data.ipynb #776903b8
 from __future__ import annotations
+import inspect
 import warnings
+from pathlib import Path
 import numpy as np
+import pandas as pd
 import torch
 from torch.utils.data import TensorDataset
 from fastcore.basics import patch, store_attr, ifnone
 from fastcore.meta import delegates
+from fastcore.foundation import L
 from fastai.data.load import DataLoader
 from fastai.data.core import TfmdDL, Datasets, DataLoaders
-from fastai.data.block import DataBlock
-from fastai.torch_core import default_device
-from fasttransform import Pipeline, Transform
+from fastai.data.block import DataBlock, TransformBlock
+from fastai.data.transforms import ColReader
+from fastai.torch_core import default_device, find_bs, TensorBase
+from fasttransform import Pipeline, Transform, DisplayedTransform
 from sklearn.model_selection import StratifiedKFold
 from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit, MultilabelStratifiedKFold
-from .core import encode_labels, class_counts, dataset_labels, _check_counts, _to_numpy
+from .core import encode_labels, class_counts, dataset_labels, _check_counts, _to_numpy, _is_multilabel_lists
 
 # %% auto #0
 __all__ = ['SAMPLING_ALPHAS', 'stratified_split', 'StratifiedSplitter', 'multilabel_split', 'MultilabelSplitter',
            'stratified_kfold', 'class_sampling_probs', 'oversampling_factors', 'progressive_alpha', 'sampling_weights',
-           'WeightedSampling', 'WeightedTfmdDL', 'InMemoryDL', 'in_memory_dls']
+           'WeightedSampling', 'WeightedTfmdDL', 'TensorItems', 'InMemoryDL', 'LTDataLoaders', 'in_memory_dls',
+           'TensorMeta', 'EncodeCats', 'EncodeConts', 'CatBlock', 'ContBlock', 'metadata_info', 'metadata_blocks',
+           'ColOrItem']
 
 # %% ../nbs/01_data.ipynb #72221b56
 def _labels_for(items, labels=None, get_y=None):
@@ -189,7 +196,7 @@ class WeightedSampling:
         if epoch_len is not None and shuffle and (wgts is not None or sampler is not None): n = epoch_len
         super().__init__(dataset, shuffle=shuffle, n=n, **kwargs)
         if wgts is not None: self.set_weights(wgts)
-        elif sampler is not None and shuffle: self.set_sampling(sampler)
+        elif sampler is not None and shuffle and len(self.dataset): self.set_sampling(sampler)   # (export empties datasets)
 
     @property
     def labels(self):
@@ -231,17 +238,43 @@ def _as_tensor(a, name):
         raise ValueError(f"{name} contains NaN or inf in item(s) {bad[:10].tolist()}")
     return t
 
+class TensorItems(TensorDataset):
+    "A `TensorDataset` that fastai can empty (for `Learner.export`) while keeping each tensor's item shape and dtype"
+    def new_empty(self): return TensorItems(*[t[:0] for t in self.tensors])
+
+def _stack_items(items, n_inp, name='test items'):
+    "Tensors (one per input, and labels if there is one more) from columns (a tuple) or from items (a list)"
+    if isinstance(items, (np.ndarray, torch.Tensor)): cols = (items,)
+    elif isinstance(items, tuple): cols = items
+    elif isinstance(items, list):
+        if not items: raise ValueError(f"no {name}")
+        if n_inp == 1 and not isinstance(items[0], tuple): cols = ([_as_tensor(o, name) for o in items],)
+        else:
+            bad = [i for i, o in enumerate(items) if not isinstance(o, tuple) or len(o) != n_inp]
+            if bad: raise ValueError(f"these loaders take {n_inp} inputs per item: item {bad[0]} of the {name} is not a "
+                                     f"tuple of {n_inp} arrays")
+            cols = tuple([_as_tensor(o[j], name) for o in items] for j in range(n_inp))
+        cols = tuple(torch.stack(c) if isinstance(c, list) else c for c in cols)
+    else: raise TypeError(f"{name} must be an array, a tuple of arrays (one per input) or a list of items, "
+                          f"got {type(items).__name__}")
+    if len(cols) not in (n_inp, n_inp + 1):
+        raise ValueError(f"got {len(cols)} arrays of {name} for loaders with {n_inp} input(s): give the inputs, "
+                         "and the labels after them if they are known")
+    return cols
+
 @delegates(DataLoader.__init__)
 class InMemoryDL(WeightedSampling, DataLoader):
     "A fastai `DataLoader` over in-memory tensors `(x1, ..., xk, y)` that indexes whole batches at once"
     def __init__(self, dataset:TensorDataset, bs:int=64, n_inp:int=None, vocab=None,
+                 n_classes:int=None,   # number of classes (default: the vocabulary's size, or read from the labels)
                  split_idx:int=None,   # 0 for training, 1 for validation: which split-specific batch transforms run
                  **kwargs):
         if not isinstance(dataset, TensorDataset):
             raise TypeError(f"InMemoryDL needs a torch TensorDataset, got {type(dataset).__name__}; see `in_memory_dls`")
+        if not isinstance(dataset, TensorItems): dataset = TensorItems(*dataset.tensors)
         kwargs.pop('num_workers', None)  # indexing in memory needs no worker processes
         self.n_inp = ifnone(n_inp, len(dataset.tensors) - 1)
-        self.vocab, self.split_idx = vocab, split_idx
+        self.vocab, self.split_idx, self.n_classes = vocab, split_idx, n_classes
         ab = kwargs.get('after_batch')
         # a plain DataLoader calls `after_batch` as it is; wrapped in a Pipeline (as TfmdDL does) a list of transforms
         # works, and training-only transforms (split_idx=0, e.g. SpecAugment) see which split they are in
@@ -254,10 +287,11 @@ class InMemoryDL(WeightedSampling, DataLoader):
 
     @property
     def c(self):
-        "Number of classes: the vocabulary's size, the width of multi-hot targets, or the largest class index + 1"
-        y = self.dataset.tensors[-1]
+        "Number of classes: `n_classes`, the vocabulary's size, the width of multi-hot targets, or the largest index + 1"
+        if self.n_classes is not None: return self.n_classes
         if self.vocab is not None: return len(self.vocab)
-        return y.shape[1] if y.ndim == 2 else int(y.max()) + 1
+        y = self.dataset.tensors[-1]
+        return y.shape[1] if y.ndim == 2 else (int(y.max()) + 1 if len(y) else None)
 
     def create_batches(self, samps):
         idxs = torch.as_tensor(np.fromiter(samps, dtype=np.int64))
@@ -266,55 +300,300 @@ class InMemoryDL(WeightedSampling, DataLoader):
             b = idxs[i:i + self.bs]
             yield tuple(t[b] for t in self.dataset.tensors)
 
+    def _test_dataset(self, items):
+        "A dataset of new items (inputs, and labels when given), checked against the shapes of this loader's inputs"
+        cols = _stack_items(items, self.n_inp)
+        xs = [_as_tensor(o, f"test input {i}") for i, o in enumerate(cols[:self.n_inp])]
+        for i, (x, ref) in enumerate(zip(xs, self.dataset.tensors)):
+            if tuple(x.shape[1:]) != tuple(ref.shape[1:]):
+                raise ValueError(f"test input {i} has items of shape {tuple(x.shape[1:])}, but these loaders' items are "
+                                 f"{tuple(ref.shape[1:])}")
+            if len(x) != len(xs[0]): raise ValueError(f"test input {i} has {len(x)} items, input 0 has {len(xs[0])}")
+        if len(cols) > self.n_inp:
+            y = torch.from_numpy(encode_labels(cols[-1], vocab=self.vocab, n_classes=self.c if self.vocab is None else None))
+            xs.append(y.float() if y.ndim == 2 else y)
+        return TensorItems(*xs)
+
     def new(self, dataset=None, cls=None, **kwargs):
-        return super().new(dataset, cls, **{'n_inp': self.n_inp, 'vocab': self.vocab, 'split_idx': self.split_idx, **kwargs})
+        "A copy of this loader, on `dataset` if given: a `TensorDataset`, or new items for `dls.test_dl`"
+        if dataset is not None and not isinstance(dataset, TensorDataset): dataset = self._test_dataset(dataset)
+        kw = {'n_inp': self.n_inp, 'vocab': self.vocab, 'n_classes': self.n_classes, 'split_idx': self.split_idx}
+        return super().new(dataset, cls, **{**kw, **kwargs})
+
+    def decode_target(self, y):
+        "A target (or a decoded prediction) as a class name, or a list of names for multi-hot targets"
+        y = y.detach().cpu() if isinstance(y, torch.Tensor) else torch.as_tensor(y)
+        names = self.vocab if self.vocab is not None else list(range(self.c or 0))
+        if y.ndim == 1: return [names[i] for i in torch.nonzero(y > 0.5 if y.is_floating_point() else y).flatten().tolist()]
+        return names[int(y)]
+
+    def decode_batch(self, b, max_n:int=9, full:bool=True) -> list:
+        "Items of the batch `b` as tuples, targets (or decoded predictions) as class names (what `Learner.predict` shows)"
+        b = self.after_batch.decode(b) if hasattr(self.after_batch, 'decode') else b
+        n = min(find_bs(b), max_n)
+        return [tuple(o[i] for o in b[:self.n_inp]) + tuple(self.decode_target(o[i]) for o in b[self.n_inp:])
+                for i in range(n)]
+
+# %% ../nbs/01_data.ipynb #ffcc8518
+class LTDataLoaders(DataLoaders):
+    "fastai `DataLoaders` with the constructors every modality shares: in memory (`from_arrays`) and from a `DataBlock`"
+    _x_rank = None      # rank of one item of the first input (e.g. 3 for (C, H, W) images); None: any
+    _x_what = 'items'   # what the first input holds, for error messages
+    _x_dims = ()        # names of the axes of one item, for error messages
+
+    @classmethod
+    def _check_x(cls, x, where):
+        "Check the first input of `from_arrays` (a modality overrides this to check its items' shape)"
+        if cls._x_rank is not None and x.ndim != cls._x_rank + 1:
+            raise ValueError(f"{where}: {cls._x_what} must be an array of shape (N, {', '.join(cls._x_dims)}), "
+                             f"got shape {tuple(x.shape)}")
+        return x
+
+    @classmethod
+    def _array_tfms(cls, **kwargs) -> list:
+        "Default batch transforms of `from_arrays` (a modality may add its own)"
+        return []
+
+    @classmethod
+    def from_arrays(cls,
+                    x,                    # inputs: an array (N, ...), or a tuple of arrays for several inputs
+                    y,                    # labels: ints, strings, label lists or a multi-hot matrix
+                    x_valid=None,         # validation inputs, in the same form (default: a stratified split of `x`)
+                    y_valid=None,         # validation labels
+                    valid_pct:float=0.2,  # validation fraction when `x_valid` is not given
+                    seed:int=None,        # seed of the split
+                    vocab=None,           # class names in index order (default: sorted string labels)
+                    n_classes:int=None,   # number of classes (default: the vocabulary's size, or the largest label + 1)
+                    bs:int=64,            # batch size
+                    sampler=None,         # training sampling rule ('sqrt', 'class_uniform', ...); None: shuffle
+                    after_batch=None,     # batch transforms, after the modality's own
+                    device=None,          # where batches go (default: the GPU if there is one)
+                    **kwargs              # passed to `in_memory_dls` (val_bs, wgts, epoch_len...) and the modality's transforms
+                   ):
+        "Loaders over in-memory arrays, each batch built by one indexing operation (`InMemoryDL`)"
+        tfm_kw = {k: kwargs.pop(k) for k in list(kwargs) if k in inspect.signature(cls._array_tfms).parameters}
+        def _xs(x, where):
+            xs = list(x) if isinstance(x, tuple) else [x]
+            xs[0] = cls._check_x(_as_tensor(xs[0], where), where)
+            return tuple(xs) if isinstance(x, tuple) else xs[0]
+        x = _xs(x, 'training inputs' if x_valid is not None else 'inputs')
+        if (x_valid is None) != (y_valid is None): raise ValueError("give both x_valid and y_valid, or neither")
+        if x_valid is None:
+            yy = encode_labels(y, vocab=vocab)
+            trn, val = (multilabel_split if yy.ndim == 2 else stratified_split)(y, valid_pct=valid_pct, seed=seed)
+            if not len(val): raise ValueError(f"valid_pct={valid_pct} leaves no item for validation")
+            take = lambda a, i: tuple(o[i] for o in a) if isinstance(a, tuple) else a[i]
+            ya = _to_numpy(y)
+            x, x_valid, y, y_valid = take(x, trn), take(x, val), ya[trn], ya[val]
+        else: x_valid = _xs(x_valid, 'validation inputs')
+        tfms = cls._array_tfms(**tfm_kw) + list(L(after_batch))
+        dls = in_memory_dls(x, y, x_valid, y_valid, bs=bs, sampler=sampler, vocab=vocab, n_classes=n_classes,
+                            device=device, after_batch=tfms or None, dls_type=cls, **kwargs)
+        return dls
+
+    @classmethod
+    def from_dblock(cls,
+                    dblock:DataBlock,     # the DataBlock
+                    source,               # its source (a folder, a DataFrame, a list of items)
+                    sampler=None,         # training sampling rule ('sqrt', 'class_uniform', ...); None: shuffle
+                    bs:int=64,            # batch size
+                    **kwargs              # passed to `DataBlock.lt_dataloaders` (path, val_bs, device, num_workers...)
+                   ):
+        "Loaders built by `dblock.lt_dataloaders(source)`, as this class"
+        dls = dblock.lt_dataloaders(source, sampler=sampler, bs=bs, **kwargs)
+        return cls(*dls.loaders, path=dls.path, device=dls.device)
 
 # %% ../nbs/01_data.ipynb #f9a32e79
+def _joint_vocab(*ys):
+    "The sorted class names of string labels (or label lists) across splits; None for integer or multi-hot labels"
+    names = set()
+    for y in ys:
+        a = _to_numpy(y)
+        if _is_multilabel_lists(a):
+            vals = {v for row in a for v in row}
+            if vals and all(isinstance(v, (int, np.integer)) for v in vals): return None
+            names |= vals
+        elif a.ndim == 1 and a.dtype.kind in 'USO':
+            encode_labels(a)   # missing or mixed labels fail here, with their positions
+            names |= set(a.tolist())
+        else: return None
+    return sorted(names)
+
+def _n_classes_of(ys, n_classes, vocab):
+    "Number of classes: explicit, from the vocabulary, or read from the labels of every split"
+    if vocab is not None:
+        if n_classes is not None and n_classes != len(vocab):
+            raise ValueError(f"n_classes={n_classes} but the vocabulary has {len(vocab)} classes")
+        return len(vocab)
+    if n_classes is not None:
+        if not isinstance(n_classes, (int, np.integer)) or n_classes < 1:
+            raise ValueError(f"n_classes must be a positive int, got {n_classes!r}")
+        return int(n_classes)
+    enc = [encode_labels(y) for y in ys]
+    if enc[0].ndim == 2: return enc[0].shape[1]
+    return int(max(int(e.max()) if len(e) else -1 for e in enc)) + 1
+
 def in_memory_dls(x_train,            # training inputs: an array/tensor, or a tuple of them for several inputs
-                  y_train,            # training labels (ints, strings with `vocab`, or multi-hot)
+                  y_train,            # training labels (ints, strings, label lists, or multi-hot)
                   x_valid, y_valid,   # validation inputs and labels, in the same form
                   bs:int=64,          # batch size
                   sampler=None,       # sampling rule for training: 'sqrt', 'class_uniform', a number α, 'oversample'...
                   wgts=None,          # or explicit per-item training weights
-                  vocab=None,         # class names, for string labels
+                  vocab=None,         # class names in index order (default: the sorted names of string labels)
+                  n_classes:int=None, # number of classes (default: the vocabulary's size, or the largest label + 1)
                   val_bs:int=None,    # validation batch size (default `bs`)
                   device=None,        # where batches go (default: the GPU if there is one)
+                  dls_type=None,      # the `DataLoaders` class returned (default: `LTDataLoaders`)
                   **kwargs            # passed to `InMemoryDL` (e.g. `after_batch`, `epoch_len`, `drop_last`)
                  ) -> DataLoaders:
     "`DataLoaders` of two `InMemoryDL`s, training shuffled (and weighted by `sampler`/`wgts`), validation in order"
+    if not isinstance(bs, (int, np.integer)) or bs < 1: raise ValueError(f"bs must be a positive int, got {bs!r}")
+    vocab = ifnone(vocab, _joint_vocab(y_train, y_valid))
+    n = _n_classes_of((y_train, y_valid), n_classes, vocab)
     def _ds(x, y, split):
         xs = x if isinstance(x, (tuple, list)) else (x,)
         xs = [_as_tensor(o, f"{split} input {i}") for i, o in enumerate(xs)]
-        yt = torch.from_numpy(encode_labels(y, vocab=vocab, n_classes=len(vocab) if vocab is not None else None))
+        yt = encode_labels(y, vocab=vocab, n_classes=n if vocab is None else None)
+        if yt.ndim == 2 and yt.shape[1] != n: raise ValueError(f"{split} labels have {yt.shape[1]} columns, not {n}")
+        yt = torch.from_numpy(yt)
         yt = yt.float() if yt.ndim == 2 else yt
         for i, o in enumerate(xs):
             if len(o) != len(yt): raise ValueError(f"{split} input {i} has {len(o)} items but there are {len(yt)} labels")
-        return TensorDataset(*xs, yt)
+        return TensorItems(*xs, yt)
     trn, val = _ds(x_train, y_train, 'training'), _ds(x_valid, y_valid, 'validation')
+    for i, (a, b) in enumerate(zip(trn.tensors[:-1], val.tensors[:-1])):
+        if a.shape[1:] != b.shape[1:]:
+            raise ValueError(f"input {i}: training items have shape {tuple(a.shape[1:])}, validation items {tuple(b.shape[1:])}")
     n_inp = len(trn.tensors) - 1
     device = default_device() if device is None else device
     dl = InMemoryDL(trn, bs=bs, shuffle=True, drop_last=True, sampler=sampler, wgts=wgts, n_inp=n_inp,
-                    vocab=vocab, device=device, split_idx=0, **kwargs)
-    return DataLoaders(dl, dl.new(val, bs=ifnone(val_bs, bs), shuffle=False, drop_last=False, wgts=None, sampler=None,
-                                  split_idx=1))
+                    vocab=vocab, n_classes=n, device=device, split_idx=0, **kwargs)
+    vdl = dl.new(val, bs=ifnone(val_bs, bs), shuffle=False, drop_last=False, wgts=None, sampler=None, split_idx=1)
+    if isinstance(dl.after_batch, Pipeline):   # set up the batch transforms (e.g. statistics) on training batches
+        vdl.after_batch = dl.after_batch
+        dl.after_batch.setup(dl)
+    return ifnone(dls_type, LTDataLoaders)(dl, vdl, device=device)
 
 # %% ../nbs/01_data.ipynb #1293574f
 @patch
 @delegates(Datasets.dataloaders)
 def lt_dataloaders(self:Datasets,
-                   sampler='sqrt',      # sampling rule for the training set (a name, α, or 'oversample'); None: plain shuffle
+                   sampler=None,        # sampling rule for the training set (a name, α, or 'oversample'); None: plain shuffle
                    wgts=None,           # or explicit per-item weights of the training set
                    epoch_len:int=None,  # items drawn per training epoch (default: the training set's size)
                    cap:float=50,        # cap for 'oversample'
                    bs:int=64, **kwargs) -> DataLoaders:
     "`DataLoaders` whose training loader samples by `sampler` (or `wgts`)"
+    if not isinstance(bs, (int, np.integer)) or bs < 1: raise ValueError(f"bs must be a positive int, got {bs!r}")
     first = dict(sampler=sampler, wgts=wgts, epoch_len=epoch_len, cap=cap)
     return self.dataloaders(bs=bs, dl_type=WeightedTfmdDL, dl_kwargs=[first] + [dict(sampler=None, wgts=None)] * (self.n_subsets - 1), **kwargs)
 
 @patch
 @delegates(Datasets.lt_dataloaders)
-def lt_dataloaders(self:DataBlock, source, sampler='sqrt', bs:int=64, verbose:bool=False, **kwargs) -> DataLoaders:
+def lt_dataloaders(self:DataBlock, source, sampler=None, bs:int=64, verbose:bool=False, **kwargs) -> DataLoaders:
     "Like `DataBlock.dataloaders`, with a training loader that samples by `sampler`"
     dss = self.datasets(source, verbose=verbose)
     kwargs = {**self.dls_kwargs, **kwargs, 'verbose': verbose}
     return dss.lt_dataloaders(sampler=sampler, bs=bs, after_item=self.item_tfms, after_batch=self.batch_tfms, **kwargs)
+
+# %% ../nbs/01_data.ipynb #5c82d68f
+class TensorMeta(TensorBase):
+    "Tabular metadata of an item: categorical codes (integers) or continuous values (floats)"
+    def show(self, ctx=None, **kwargs): return ctx   # metadata is not drawn by `show_batch`
+
+def _row_values(row, names, kind):
+    try: return [row[c] for c in names]
+    except (KeyError, TypeError, IndexError):
+        missing = [c for c in names if not (hasattr(row, 'index') and c in row.index)]
+        raise KeyError(f"{kind} metadata column {missing[0] if missing else names[0]!r} is not in the item "
+                       f"{_row_name(row)}: metadata is read from DataFrame rows") from None
+
+def _row_name(row): return f"(row {row.name!r})" if hasattr(row, 'name') else f"({type(row).__name__} {row!r:.60})"
+
+class EncodeCats(DisplayedTransform):
+    "Encode the categorical columns `cat_names` of a row as integer codes (0: `#na#`), vocabularies from training rows"
+    def __init__(self,
+                 cat_names,          # categorical columns
+                 classes:dict=None   # column -> list of values (code = position); default: set up on the training rows
+                ):
+        store_attr(); self.cat_names = list(cat_names)
+    def setups(self, rows):
+        vals = [_row_values(r, self.cat_names, 'categorical') for r in rows]
+        self.classes = {c: ['#na#'] + sorted({v[i] for v in vals if not pd.isna(v[i])}, key=str)
+                        for i, c in enumerate(self.cat_names)}
+        self._o2i = None
+    @property
+    def cardinalities(self) -> list:
+        if self.classes is None: raise ValueError("EncodeCats has no vocabularies yet: it is set up on the training rows")
+        return [len(self.classes[c]) for c in self.cat_names]
+    def encodes(self, row) -> TensorMeta:
+        if self.classes is None: raise ValueError("EncodeCats has no vocabularies yet: it is set up on the training rows")
+        if getattr(self, '_o2i', None) is None: self._o2i = {c: {v: i for i, v in enumerate(self.classes[c])} for c in self.cat_names}
+        vals = _row_values(row, self.cat_names, 'categorical')
+        return TensorMeta(torch.tensor([0 if pd.isna(v) else self._o2i[c].get(v, 0) for c, v in zip(self.cat_names, vals)],
+                                       dtype=torch.long))
+
+class EncodeConts(DisplayedTransform):
+    "Standardise the continuous columns `cont_names` of a row with the training rows' means and standard deviations"
+    def __init__(self,
+                 cont_names,         # continuous columns
+                 means=None,         # mean of each column (default: set up on the training rows)
+                 stds=None           # standard deviation of each column (default: set up on the training rows)
+                ):
+        store_attr(); self.cont_names = list(cont_names)
+    def _floats(self, row):
+        vals = _row_values(row, self.cont_names, 'continuous')
+        out = []
+        for c, v in zip(self.cont_names, vals):
+            try: f = float(v)
+            except (TypeError, ValueError):
+                raise ValueError(f"continuous metadata column {c!r} holds {v!r} {_row_name(row)}, not a number; "
+                                 "list it in cat_names if it is categorical") from None
+            if not np.isfinite(f):
+                raise ValueError(f"continuous metadata column {c!r} is {v} {_row_name(row)}: fill missing values "
+                                 "before training (e.g. with the training median)")
+            out.append(f)
+        return out
+    def setups(self, rows):
+        a = np.array([self._floats(r) for r in rows], dtype=np.float64).reshape(-1, len(self.cont_names))
+        self.means = a.mean(0)
+        std = a.std(0)
+        self.stds = np.where(std > 0, std, 1.)   # a constant column stays constant (0) instead of dividing by 0
+    def encodes(self, row) -> TensorMeta:
+        if self.means is None: raise ValueError("EncodeConts has no statistics yet: it is set up on the training rows")
+        return TensorMeta(torch.tensor((np.array(self._floats(row)) - self.means) / self.stds, dtype=torch.float32))
+
+def CatBlock(cat_names:list  # categorical columns of the DataFrame
+            ):
+    "A `TransformBlock` of the categorical metadata columns `cat_names` of a DataFrame row (integer codes)"
+    return TransformBlock(type_tfms=EncodeCats(cat_names))
+
+def ContBlock(cont_names:list  # continuous columns of the DataFrame
+             ):
+    "A `TransformBlock` of the continuous metadata columns `cont_names` of a DataFrame row (standardised floats)"
+    return TransformBlock(type_tfms=EncodeConts(cont_names))
+
+# %% ../nbs/01_data.ipynb #c419342f
+def metadata_info(dls  # fastai DataLoaders
+                 ) -> dict:
+    "Names and sizes of the metadata inputs of `dls` (built with `CatBlock`/`ContBlock`); None when there are none"
+    tls = getattr(getattr(dls, 'train_ds', None), 'tls', None)
+    if tls is None: return None
+    cats = [t for tl in tls for t in tl.tfms.fs if isinstance(t, EncodeCats)]
+    conts = [t for tl in tls for t in tl.tfms.fs if isinstance(t, EncodeConts)]
+    if not cats and not conts: return None
+    return dict(cat_names=cats[0].cat_names if cats else [], cardinalities=cats[0].cardinalities if cats else [],
+                cont_names=conts[0].cont_names if conts else [], n_cont=len(conts[0].cont_names) if conts else 0)
+
+def metadata_blocks(cat_names=(), cont_names=()) -> list:
+    "The `CatBlock` and `ContBlock` for these columns, in the order models take them (categorical, then continuous)"
+    cat_names, cont_names = list(cat_names or []), list(cont_names or [])
+    dup = set(cat_names) & set(cont_names)
+    if dup: raise ValueError(f"column(s) {sorted(dup)} are listed as both categorical and continuous")
+    return ([CatBlock(cat_names)] if cat_names else []) + ([ContBlock(cont_names)] if cont_names else [])
+
+class ColOrItem(ColReader):
+    "fastai's `ColReader` that also takes a bare item (a file name or a key, used as it is), so `test_dl` and `predict` accept files"
+    def __call__(self, o, **kwargs):
+        if isinstance(o, (str, Path)): return str(o) if isinstance(o, Path) else o
+        return super().__call__(o, **kwargs)
