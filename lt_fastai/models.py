@@ -6,20 +6,28 @@ Docs: https://lt-fastai.github.io/lt_fastai/models.html.md"""
 
 # %% ../nbs/03_models.ipynb #d27ec43b
 from __future__ import annotations
-import math, re
+import math, re, socket, threading
 from collections import defaultdict
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+from urllib.parse import urlparse
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn, Tensor
 import torch.nn.functional as F
 from torch.func import functional_call
-from timm.models import group_parameters
+import timm
+from timm.models import group_parameters, model_entrypoint
 from .core import class_priors
+from .data import metadata_info
 
 # %% auto #0
 __all__ = ['NormedLinear', 'LearnableWeightScaling', 'TemperatureScaledHead', 'tau_normalize', 'tau_normalize_',
-           'init_log_prior_bias', 'find_classifier', 'replace_classifier', 'timm_group_names', 'timm_splitter',
-           'MetadataMLP', 'GatedFusion', 'FusionModel', 'fusion_splitter']
+           'init_log_prior_bias', 'trace_classifier', 'find_classifier', 'replace_classifier', 'timm_group_names',
+           'timm_splitter', 'ChannelAttention', 'SpatialAttention', 'CBAM', 'timm_stages', 'add_cbam',
+           'PretrainedWeightsError', 'lt_timm_model', 'MetadataMLP', 'GatedFusion', 'FusionModel', 'fusion_splitter',
+           'lt_model']
 
 # %% ../nbs/03_models.ipynb #e2dbdb4a
 class NormedLinear(nn.Linear):
@@ -218,22 +226,87 @@ def _timm_owner(model, name):
     return (n + '.' if n else ''), m
 
 # %% ../nbs/03_models.ipynb #249f56a5
-def find_classifier(model:nn.Module # a timm model, a fastai model such as nn.Sequential(body, head), or any module
-                   ) -> tuple[str, nn.Module]:
-    "Qualified name and module of the final linear classifier of `model` (a timm, fastai or plain PyTorch model)"
-    if not isinstance(model, nn.Module): raise TypeError(f"expected an nn.Module, got {type(model).__name__}")
-    if _is_timm(model): return _timm_classifier(model)
-    last, skip = None, None
+def _heads(model):
+    "The outermost linear classifiers (nn.Linear or wrapped heads) of `model`, with their qualified names"
+    out, skip = [], None
     for name, m in model.named_modules():
         if skip is not None and name.startswith(skip): continue
         if _is_head(m):
-            last = (name, m)
+            out.append((name, m))
             if isinstance(m, _WrappedHead): skip = name + '.'
-    if last is None:
-        raise ValueError(f"found no nn.Linear classifier in {type(model).__name__}: the classifier must be an nn.Linear "
-                         "(or NormedLinear, or a head that wraps one)")
-    prefix, owner = _timm_owner(model, last[0])
-    return _timm_classifier(owner, prefix) if owner is not None else last
+    return out
+
+def _sequential_end(model):
+    "Name and module at the end of a chain of `nn.Sequential`s (fastai's body + head), or None"
+    name, m = '', model
+    while isinstance(m, nn.Sequential) and len(m):
+        k = str(len(m) - 1)
+        name, m = (f"{name}.{k}" if name else k), m[-1]
+    return (name, m) if name else None
+
+class _Record:
+    "Forward hook recording each layer's output (a class, so no closure outlives the trace)"
+    def __init__(self): self.outs = {}
+    def hook(self, name): return lambda mod, args, out: self.outs.__setitem__(name, out)
+
+def _same(a, b) -> bool:
+    "Whether tensor `a` is `b`, or a view of the same memory with the same shape (dropout in eval returns its input)"
+    return a is b or (isinstance(a, Tensor) and isinstance(b, Tensor) and a.shape == b.shape
+                      and a.data_ptr() == b.data_ptr() and a.numel() > 0)
+
+@torch.no_grad()
+def trace_classifier(model:nn.Module,  # any model
+                     *xb               # one batch of its inputs
+                    ) -> str|None:
+    "Qualified name of the linear layer whose output is the output of `model` on the batch `xb` (None if none is)"
+    rec, heads = _Record(), _heads(model)
+    hooks = [m.register_forward_hook(rec.hook(n)) for n, m in heads]
+    was_training = model.training
+    try:
+        model.eval()
+        y = model(*xb)
+    finally:
+        for h in hooks: h.remove()
+        model.train(was_training)
+    hits = [n for n, o in rec.outs.items() if _same(o, y)]
+    return hits[-1] if hits else None
+
+def find_classifier(model:nn.Module,  # a timm model, a fastai model such as nn.Sequential(body, head), or any module
+                    xb=None           # a batch of inputs (a tensor or a tuple), to find the layer that produces the output
+                   ) -> tuple[str, nn.Module]:
+    "Qualified name and module of the linear classifier that produces the output of `model` (timm, fastai or plain PyTorch)"
+    if not isinstance(model, nn.Module): raise TypeError(f"expected an nn.Module, got {type(model).__name__}")
+    if _is_timm(model): return _timm_classifier(model)
+    name = getattr(model, 'lt_classifier', None)          # set by lt_learner, a model class, or the user
+    if isinstance(name, str):
+        try: m = model.get_submodule(name)
+        except AttributeError:
+            raise ValueError(f"{type(model).__name__}.lt_classifier names {name!r}, which is not a module of the model") from None
+        if not _is_head(m):
+            raise TypeError(f"{type(model).__name__}.lt_classifier names {name!r}, a {type(m).__name__}, not a linear classifier")
+        found = (name, m)
+    else:
+        heads = _heads(model)
+        if not heads:
+            raise ValueError(f"found no nn.Linear classifier in {type(model).__name__}: the classifier must be an nn.Linear "
+                             "(or NormedLinear, or a head that wraps one)")
+        end = _sequential_end(model)
+        if xb is not None:
+            name = trace_classifier(model, *(xb if isinstance(xb, (tuple, list)) else (xb,)))
+            if name is None:
+                raise ValueError(f"no linear layer of {type(model).__name__} produces its output (its last operation is "
+                                 f"something else); the linear layers are {[n for n, _ in heads]}: make a linear layer the "
+                                 "model's last step, or name the classifier with `model.lt_classifier = name`")
+            found = (name, model.get_submodule(name))
+        elif len(heads) == 1: found = heads[0]
+        elif end is not None and _is_head(end[1]): found = end
+        elif end is not None and _is_timm(end[1]): return _timm_classifier(end[1], end[0] + '.')
+        else:
+            raise ValueError(f"cannot tell which of the linear layers {[n for n, _ in heads][:8]} of {type(model).__name__} "
+                             "produces its output: pass a batch of inputs (`find_classifier(model, xb)`, which "
+                             "`lt_learner` does), or name it with `model.lt_classifier = name`")
+    prefix, owner = _timm_owner(model, found[0])
+    return _timm_classifier(owner, prefix) if owner is not None else found
 
 # %% ../nbs/03_models.ipynb #42e44488
 def _in_features(m):
@@ -316,6 +389,252 @@ def timm_splitter(model:nn.Module,  # a timm model, or a model that contains one
     "fastai splitter from timm's `group_matcher`: stem, stages, then the head (classifier and added layers) last"
     params = dict(model.named_parameters())
     return [[params[n] for n in g] for g in timm_group_names(model, coarse)]
+
+# %% ../nbs/03_models.ipynb #558bc094
+class ChannelAttention(nn.Module):
+    "CBAM channel attention: a shared MLP on the average- and max-pooled channel descriptors, then a sigmoid gate"
+    def __init__(self,
+                 channels:int,        # channels C of the feature map
+                 reduction:int=16,    # hidden size of the MLP is max(C // reduction, min_hidden)
+                 min_hidden:int=1):
+        super().__init__()
+        if channels < 1 or reduction < 1: raise ValueError(f"channels and reduction must be positive, got {channels}, {reduction}")
+        hidden = max(channels // reduction, min_hidden)
+        self.mlp = nn.Sequential(nn.Conv2d(channels, hidden, 1), nn.ReLU(inplace=True), nn.Conv2d(hidden, channels, 1))
+
+    def forward(self, x):
+        return x * torch.sigmoid(self.mlp(x.mean((2, 3), keepdim=True)) + self.mlp(x.amax((2, 3), keepdim=True)))
+
+class SpatialAttention(nn.Module):
+    "CBAM spatial attention: a k × k convolution over the channel-wise average and max maps, then a sigmoid gate"
+    def __init__(self, kernel_size:int=7):   # odd kernel size (7 in the paper)
+        super().__init__()
+        if kernel_size < 1 or kernel_size % 2 == 0: raise ValueError(f"kernel_size must be a positive odd number, got {kernel_size}")
+        self.conv = nn.Conv2d(2, 1, kernel_size, padding=kernel_size // 2)
+
+    def forward(self, x):
+        return x * torch.sigmoid(self.conv(torch.cat([x.mean(1, keepdim=True), x.amax(1, keepdim=True)], 1)))
+
+class CBAM(nn.Module):
+    "Convolutional Block Attention Module (Woo et al. 2018): channel attention, then spatial attention"
+    def __init__(self,
+                 channels:int,        # channels C of the feature map
+                 reduction:int=16,    # channel-MLP reduction ratio r
+                 kernel_size:int=7):  # spatial-attention kernel size
+        super().__init__()
+        self.channels = channels
+        self.channel, self.spatial = ChannelAttention(channels, reduction), SpatialAttention(kernel_size)
+
+    def forward(self, x):
+        if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[1] != self.channels:
+            got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"CBAM({self.channels}) expects feature maps of shape (N, {self.channels}, H, W), got {got}: "
+                             "is the stage's output channels-last, or another stage than the one it was built for?")
+        return self.spatial(self.channel(x))
+
+# %% ../nbs/03_models.ipynb #159c2659
+class _AfterStage:
+    "Forward hook that applies `attn` to a stage's output (a class, not a closure, so models stay picklable)"
+    def __init__(self, attn): self.attn = attn
+    def __call__(self, module, args, out): return self.attn(out)
+
+def _feature_info(model):
+    fi = getattr(model, 'feature_info', None)
+    if hasattr(fi, 'get_dicts'): fi = fi.get_dicts()
+    if not fi or not isinstance(fi, (list, tuple)):
+        raise ValueError(f"{type(model).__name__} has no timm `feature_info` describing its stages: CBAM is placed "
+                         "after the stages of a timm model")
+    return list(fi)
+
+def timm_stages(model:nn.Module) -> pd.DataFrame:
+    "The stages of a timm model (from `feature_info`): module name, channels and stride, by position"
+    return pd.DataFrame([dict(module=f['module'], channels=f['num_chs'], reduction=f['reduction'])
+                         for f in _feature_info(model)]).rename_axis('stage')
+
+def add_cbam(model:nn.Module,       # a timm model (changed in place)
+             stages=(-2, -1),       # positions in `timm_stages(model)` (negative: from the end) or module names
+             reduction:int=16,      # channel-MLP reduction ratio
+             kernel_size:int=7      # spatial-attention kernel size
+            ) -> nn.Module:
+    "Insert a `CBAM` after each of `stages` of the timm `model`; the modules are in `model.cbam`"
+    fi = _feature_info(model)
+    if isinstance(getattr(model, 'cbam', None), nn.Module): raise ValueError("the model already has CBAM modules (`model.cbam`)")
+    names = [f['module'] for f in fi]
+    stages = [stages] if isinstance(stages, (int, str)) else list(stages)
+    if not stages: raise ValueError("no stages given")
+    picked = []
+    for s in stages:
+        if isinstance(s, str):
+            if s not in names: raise ValueError(f"{s!r} is not a stage of {type(model).__name__}; its stages: {names}")
+            picked.append(names.index(s))
+        else:
+            if not -len(fi) <= int(s) < len(fi):
+                raise ValueError(f"stage {s} is out of range: {type(model).__name__} has {len(fi)} stages {names}")
+            picked.append(int(s) % len(fi))
+    if len(set(picked)) != len(picked): raise ValueError(f"stages {stages} name a stage twice")
+    ref = next(model.parameters())
+    model.cbam = nn.ModuleDict()
+    for i in sorted(picked):
+        attn = CBAM(fi[i]['num_chs'], reduction, kernel_size).to(device=ref.device, dtype=ref.dtype)
+        model.cbam[names[i].replace('.', '_')] = attn
+        model.get_submodule(names[i]).register_forward_hook(_AfterStage(attn))
+    model.cbam_stages = [names[i] for i in sorted(picked)]
+    return model
+
+# %% ../nbs/03_models.ipynb #77536b62
+class PretrainedWeightsError(RuntimeError):
+    "Pretrained weights could not be found or do not fit the model"
+
+_PROVIDE = ("Provide them: pass `pretrained='path/to/weights'` (a state dict or checkpoint file; add `match='order'` for "
+            "a port whose parameter names differ, such as the efficientnet-lite0 package), or fetch them once on a "
+            "machine with network access so they are in the Hugging Face cache (HF_HOME), or use `pretrained=False` "
+            "to train from scratch. Set HF_HUB_OFFLINE=1 to fail at once when offline.")
+
+def _hub_reachable(timeout:float=3.) -> bool:
+    "Whether the Hugging Face hub accepts a connection within `timeout` seconds (name lookup included)"
+    import huggingface_hub.constants as hc
+    if hc.HF_HUB_OFFLINE: return False
+    host = urlparse(getattr(hc, 'ENDPOINT', None) or 'https://huggingface.co').hostname or 'huggingface.co'
+    ok = []
+    def _try():
+        try: socket.create_connection((host, 443), timeout=timeout).close(); ok.append(True)
+        except OSError: pass
+    t = threading.Thread(target=_try, daemon=True)   # a name lookup can hang past any socket timeout
+    t.start(); t.join(timeout)
+    return bool(ok)
+
+@contextmanager
+def _hub_offline():
+    "The hub client in offline mode: weights come from the cache or fail at once"
+    import huggingface_hub.constants as hc
+    old, hc.HF_HUB_OFFLINE = hc.HF_HUB_OFFLINE, True
+    try: yield
+    finally: hc.HF_HUB_OFFLINE = old
+
+def _from_hub(arch, kw):
+    # gap: without a network the hub client retries each file for about 50 s before failing; a 3 s connection check
+    # first, then offline mode (the cache only), answers within seconds
+    online = _hub_reachable()
+    try:
+        with (nullcontext() if online else _hub_offline()): return timm.create_model(arch, pretrained=True, **kw)
+    except Exception as e:
+        cfg = timm.models.get_pretrained_cfg(arch) if hasattr(timm.models, 'get_pretrained_cfg') else None
+        src = getattr(cfg, 'hf_hub_id', None) or getattr(cfg, 'url', None) or 'timm'
+        if 'No pretrained weights exist' in str(e):
+            raise PretrainedWeightsError(f"timm has no pretrained weights for {arch!r}. {_PROVIDE}") from e
+        why = "could not be downloaded" if online else "the hub cannot be reached (no network)"
+        raise PretrainedWeightsError(f"could not load pretrained weights for {arch!r} ({src}): they are not in the local "
+                                     f"cache and {why} ({type(e).__name__}: {str(e)[:200]}). {_PROVIDE}") from e
+
+def _names(cfg_val):
+    return () if not cfg_val else ((cfg_val,) if isinstance(cfg_val, str) else tuple(cfg_val))
+
+def _read_state_dict(path):
+    path = Path(path)
+    if not path.is_file(): raise FileNotFoundError(f"pretrained weights file not found: {path}")
+    try: sd = timm.models.load_state_dict(str(path), weights_only=True)
+    except TypeError: sd = timm.models.load_state_dict(str(path))
+    except Exception as e: raise PretrainedWeightsError(f"cannot read weights from {path}: {type(e).__name__}: {e}") from e
+    if not isinstance(sd, dict) or not sd or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        raise PretrainedWeightsError(f"{path} holds no state dict (a mapping from parameter names to tensors)")
+    return dict(sd)
+
+def _by_order(sd, tsd, loose, where):
+    "Rename the tensors of `sd` to the names of the template `tsd`, position by position, checking shapes"
+    if len(sd) != len(tsd):
+        raise PretrainedWeightsError(f"{where} has {len(sd)} tensors but the model has {len(tsd)}: they cannot be matched "
+                                     "by order")
+    out = {}
+    for i, ((k, v), (tk, tv)) in enumerate(zip(sd.items(), tsd.items())):
+        if tuple(v.shape) != tuple(tv.shape) and tk not in loose:
+            raise PretrainedWeightsError(f"{where}: tensor {i} {k!r} has shape {tuple(v.shape)} but the model's tensor {i} "
+                                         f"{tk!r} has shape {tuple(tv.shape)}: the file is not this architecture in order")
+        out[tk] = v
+    return out
+
+def _from_file(arch, path, match, kw, sd=None):
+    where = 'the state dict' if sd is not None else str(path)
+    sd = dict(sd) if sd is not None else _read_state_dict(path)
+    cbam_sd = {k: v for k, v in sd.items() if k.startswith('cbam.')}
+    sd = {k: v for k, v in sd.items() if not k.startswith('cbam.')}
+    tmpl = timm.create_model(arch, pretrained=False, **kw)       # names, shapes and a fresh classifier
+    tsd, cfg = tmpl.state_dict(), tmpl.pretrained_cfg
+    clf = {f'{c}.{s}' for c in _names(cfg.get('classifier')) for s in ('weight', 'bias')} & set(tsd)
+    first = {f'{c}.weight' for c in _names(cfg.get('first_conv'))} & set(tsd)
+    if match == 'order': sd = _by_order(sd, tsd, clf | first, where)
+    elif match != 'name': raise ValueError(f"match must be 'name' or 'order', got {match!r}")
+    missing = [k for k in tsd if k not in sd and k not in clf and not k.endswith('num_batches_tracked')]
+    extra = [k for k in sd if k not in tsd]
+    wrong = [k for k in tsd if k in sd and k not in clf | first and tuple(sd[k].shape) != tuple(tsd[k].shape)]
+    if missing or extra or wrong:
+        def few(ks): return ', '.join(ks[:4]) + (' ...' if len(ks) > 4 else '')
+        parts = ([f"{len(missing)} of the model's tensors are missing ({few(missing)})"] if missing else []) + \
+                ([f"{len(extra)} are not in the model ({few(extra)})"] if extra else []) + \
+                ([f"{len(wrong)} have other shapes ({few(wrong)})"] if wrong else [])
+        hint = (" If the file holds the same tensors in the model's order under other names (a port from another "
+                "library), pass match='order'." if match == 'name' and len(sd) == len(tsd) else '')
+        raise PretrainedWeightsError(f"the weights in {where} do not fit {arch!r}: {'; '.join(parts)}.{hint}")
+    for k in clf:   # the classifier: kept when it fits n_out, else the template's fresh one
+        if k not in sd or tuple(sd[k].shape) != tuple(tsd[k].shape): sd[k] = tsd[k]
+    for k in tsd:
+        if k.endswith('num_batches_tracked') and k not in sd: sd[k] = tsd[k]
+    overlay = dict(state_dict=sd, num_classes=kw.get('num_classes', 1000))
+    try: model = timm.create_model(arch, pretrained=True, pretrained_cfg_overlay=overlay, **kw)
+    except Exception as e:
+        raise PretrainedWeightsError(f"timm could not load the weights in {where} into {arch!r}: {type(e).__name__}: "
+                                     f"{str(e)[:300]}") from e
+    model.pretrained_cfg.pop('state_dict', None)               # do not keep a second copy of the weights
+    model.pretrained_cfg['file'] = where
+    return model, cbam_sd
+
+_IMG_SIZE_MODULES = {'vision_transformer', 'deit', 'beit', 'eva', 'vision_transformer_relpos', 'cait', 'xcit'}
+
+def _needs_img_size(arch:str) -> bool:
+    "Whether the timm architecture `arch` builds its position embeddings for a fixed input size (ViT family)"
+    return model_entrypoint(arch.split('.')[0]).__module__.rsplit('.', 1)[-1] in _IMG_SIZE_MODULES
+
+def lt_timm_model(arch:str,            # a timm architecture name (with an optional pretrained tag, e.g. 'resnet18.a1_in1k')
+                  n_out:int=0,         # number of classes; 0: no classifier, the pooled features (a backbone for `lt_model`)
+                  n_in:int=3,          # number of input channels (images 3 or 1, spectrograms 1)
+                  pretrained=False,    # False; True (timm's hub or its cache); or a path to a weights file (or a state dict)
+                  match:str='name',    # match a file's tensors to the model 'name' by name or by 'order'
+                  cbam_stages=None,    # stages to put CBAM after (see `add_cbam`); None: no CBAM
+                  cbam_kwargs:dict=None, # `reduction`, `kernel_size` of the CBAMs
+                  img_size=None,       # (height, width) of the inputs, which vision transformers need
+                  **kwargs             # passed to `timm.create_model` (drop_rate, drop_path_rate, patch_size...)
+                 ) -> nn.Module:
+    "A timm model for `n_in` channels — a backbone, or a classifier for `n_out` classes — with pretrained weights from the hub, cache or a file, and CBAM"
+    if not isinstance(arch, str): raise TypeError(f"arch must be a timm model name, got {type(arch).__name__}")
+    if not timm.is_model(arch):
+        base = arch.split('.')[0]
+        close = timm.list_models(f'*{base[:max(3, len(base) // 2)]}*')[:8]
+        raise ValueError(f"unknown timm architecture {arch!r}" + (f"; similar names: {close}" if close else ''))
+    if not isinstance(n_out, (int, np.integer)) or isinstance(n_out, bool) or n_out < 0:
+        raise ValueError(f"n_out must be an int >= 0 (0: no classifier), got {n_out!r}")
+    if not isinstance(n_in, (int, np.integer)) or n_in < 1: raise ValueError(f"n_in must be a positive int, got {n_in!r}")
+    if _needs_img_size(arch) and 'img_size' not in kwargs:
+        if img_size is None: raise ValueError(f"{arch} is a vision transformer: give img_size=(height, width) of its inputs")
+        kwargs['img_size'] = tuple(int(s) for s in np.broadcast_to(img_size, (2,)))
+    # a weights file keeps (or re-initialises) its classifier; a backbone drops it afterwards
+    kw = dict(num_classes=int(n_out) if n_out or pretrained is None or pretrained is False or pretrained is True else 1,
+              in_chans=int(n_in), **kwargs)
+    cbam_sd = {}
+    if pretrained is None or pretrained is False: model = timm.create_model(arch, pretrained=False, **kw)
+    elif pretrained is True: model = _from_hub(arch, kw)
+    elif isinstance(pretrained, (str, Path)): model, cbam_sd = _from_file(arch, pretrained, match, kw)
+    elif isinstance(pretrained, dict): model, cbam_sd = _from_file(arch, None, match, kw, sd=pretrained)
+    else: raise TypeError(f"pretrained must be True, False, a path or a state dict, got {type(pretrained).__name__}")
+    if cbam_stages is not None: add_cbam(model, cbam_stages, **(cbam_kwargs or {}))
+    if cbam_sd:
+        if cbam_stages is None:
+            raise PretrainedWeightsError("the weights hold CBAM modules (keys 'cbam.*'): pass the `cbam_stages` they were "
+                                         "trained with")
+        res = model.cbam.load_state_dict({k[5:]: v for k, v in cbam_sd.items()}, strict=False)
+        if res.missing_keys or res.unexpected_keys:
+            raise PretrainedWeightsError(f"the CBAM weights do not fit the CBAM stages {model.cbam_stages}: missing "
+                                         f"{res.missing_keys[:4]}, unexpected {res.unexpected_keys[:4]}")
+    if n_out == 0 and kw['num_classes']: model.reset_classifier(0)
+    return model
 
 # %% ../nbs/03_models.ipynb #af08e58c
 from fastai.layers import Embedding, LinBnDrop
@@ -423,7 +742,8 @@ class FusionModel(nn.Module):
                  n_features:int=None,      # size of the backbone's features (default: read from the backbone)
                  fusion_dim:int=None,      # size of the gated features (default: the backbone's feature size)
                  p:float=0.2,              # dropout before the classifier
-                 ignore_meta:bool=False    # without `meta`: accept and ignore metadata inputs (for ablations)
+                 ignore_meta:bool=False,   # without `meta`: accept and ignore metadata inputs (for ablations)
+                 input_stats=None          # (mean, std) per channel: the first input is normalised inside the model
                 ):
         super().__init__()
         if fusion not in ('concat', 'gated'): raise ValueError(f"fusion must be 'concat' or 'gated', got {fusion!r}")
@@ -439,11 +759,28 @@ class FusionModel(nn.Module):
                 self.fuse = GatedFusion(self.n_features, n_m, fusion_dim or self.n_features)
                 d = self.fuse.n_out
         self.drop = nn.Dropout(p)
-        self.head = nn.Linear(d, n_out)    # registered last: `find_classifier` finds it
+        self.head = nn.Linear(d, n_out)
+        if input_stats is not None:
+            mean, std = (torch.as_tensor(np.asarray(s, dtype=np.float32)).flatten() for s in input_stats)
+            if len(mean) != len(std) or not (std > 0).all():
+                raise ValueError(f"input_stats must be (mean, std) of the same length with std > 0, got {input_stats}")
+            self.register_buffer('input_mean', mean); self.register_buffer('input_std', std)
+        else: self.input_mean = self.input_std = None
+
+    lt_classifier = 'head'   # what `find_classifier` returns
+
+    def normalize(self, x:Tensor) -> Tensor:
+        "The first input standardised with `input_stats` (channel axis 1), or as it is"
+        if self.input_mean is None: return x
+        if x.ndim < 2 or x.shape[1] != len(self.input_mean):
+            raise ValueError(f"the first input has shape {tuple(x.shape)} but the model normalises {len(self.input_mean)} "
+                             "channels on axis 1")
+        sh = (1, -1) + (1,) * (x.ndim - 2)
+        return (x - self.input_mean.view(sh).to(x.dtype)) / self.input_std.view(sh).to(x.dtype)
 
     def features(self, x:Tensor, *meta) -> Tensor:
         "The (fused) features the classifier sees"
-        f = self.backbone(x)
+        f = self.backbone(self.normalize(x))
         if f.ndim != 2 or f.shape[1] != self.n_features:
             raise ValueError(f"the backbone must return pooled features of shape (N, {self.n_features}), got "
                              f"{tuple(f.shape)} (create a timm backbone with num_classes=0)")
@@ -468,3 +805,40 @@ def fusion_splitter(model:nn.Module    # a `FusionModel` (or any module with a `
     if any(callable(getattr(m, 'group_matcher', None)) for m in bb.modules()): return timm_splitter(model)
     inside = {id(p) for p in bb.parameters()}
     return [list(bb.parameters()), [p for p in model.parameters() if id(p) not in inside]]
+
+# %% ../nbs/03_models.ipynb #8aa20081
+def _meta_branch(metadata, dls, layers, p):
+    "The metadata network that `metadata` asks for, or None"
+    if metadata is False: return None
+    if isinstance(metadata, nn.Module): return metadata
+    info = metadata_info(dls) if dls is not None else None
+    if metadata is None or metadata is True:
+        if info is None:
+            if metadata is True: raise ValueError("metadata=True but the loaders carry no CatBlock/ContBlock inputs; "
+                                                  "describe them with metadata=dict(cardinalities=[...], n_cont=...)")
+            return None
+        return MetadataMLP(info['cardinalities'], info['n_cont'], layers=layers, ps=p)
+    if isinstance(metadata, dict):
+        kw = dict(metadata); kw.setdefault('layers', layers); kw.setdefault('ps', p)
+        return MetadataMLP(**kw)
+    raise TypeError(f"metadata must be None, True, False, a dict of MetadataMLP arguments or an nn.Module, got {type(metadata).__name__}")
+
+def lt_model(backbone:nn.Module,    # maps the first input to pooled features, e.g. `lt_timm_model(arch)` (no classifier)
+             n_out:int,             # number of classes
+             dls=None,              # loaders: their metadata inputs (`CatBlock`/`ContBlock`) get a metadata branch
+             metadata=None,         # None: follow `dls`; False: no branch (metadata inputs ignored); dict of `MetadataMLP` arguments; a module
+             fusion:str='concat',   # 'concat' or 'gated' fusion of backbone and metadata features
+             meta_layers=(64,),     # hidden sizes of the metadata MLP
+             meta_p:float=0.1,      # dropout of the metadata MLP
+             fusion_dim:int=None,   # size of the gated features (default: the backbone's)
+             p:float=0.2,           # dropout before the classifier
+             input_stats=None,      # (mean, std) per channel of the first input, applied inside the model (pretrained weights' statistics)
+             n_features:int=None    # size of the backbone's features (default: read from the backbone)
+            ) -> FusionModel:
+    "The model every modality's learner builds: backbone, optional metadata branch and fusion, linear classifier"
+    meta = _meta_branch(metadata, dls, list(meta_layers), meta_p)
+    n_extra = (getattr(dls, 'n_inp', 1) or 1) - 1 if dls is not None else 0
+    if meta is not None and dls is not None and n_extra == 0:
+        raise ValueError("the model has a metadata branch but the loaders have a single input")
+    return FusionModel(backbone, n_out, meta, fusion=fusion, fusion_dim=fusion_dim, p=p, n_features=n_features,
+                       ignore_meta=meta is None and n_extra > 0, input_stats=input_stats)
