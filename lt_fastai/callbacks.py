@@ -1,4 +1,4 @@
-"""Training schedules for long tails as fastai callbacks: deferred re-weighting, progressive sampling, gradual unfreezing with frozen BatchNorm, MixUp/CutMix/Remix for any modality, decoupled classifier re-training (cRT, LWS) and post-hoc τ-normalisation and logit adjustment chosen on validation.
+"""Training schedules for long tails as fastai callbacks: deferred re-weighting, progressive sampling, gradual unfreezing with frozen BatchNorm, and MixUp/CutMix/Remix for any loss and any modality.
 
 Docs: https://lt-fastai.github.io/lt_fastai/callbacks.html.md"""
 
@@ -8,7 +8,6 @@ Docs: https://lt-fastai.github.io/lt_fastai/callbacks.html.md"""
 from __future__ import annotations
 import math
 import numpy as np
-import pandas as pd
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -17,7 +16,7 @@ from fastcore.basics import store_attr
 from fastcore.foundation import L
 from fastai.callback.core import Callback, TrainEvalCallback
 from fastai.callback.schedule import ParamScheduler
-from fastai.callback.training import set_bn_eval, BnFreeze
+from fastai.callback.training import set_bn_eval
 from fastai.layers import NoneReduce
 from fastai.torch_core import find_bs
 from fastai.callback.mixup import reduce_loss
@@ -25,13 +24,11 @@ from fastai.learner import Learner
 import fastai.callback.schedule  # noqa: F401  (adds Learner.fit_one_cycle)
 from .core import class_weights, dls_class_counts, _check_counts
 from .data import progressive_alpha
-from .models import find_classifier, replace_classifier, LearnableWeightScaling, tau_normalize_, _inner_linear, _WrappedHead
-from .metrics import lt_metrics
+
 
 # %% auto #0
 __all__ = ['DeferredReweighting', 'ProgressiveSampling', 'GradualUnfreeze', 'remix_lambda', 'rand_box', 'cutmix', 'LTMixUp',
-           'LTCutMix', 'crt_stage', 'lws_stage', 'logit_adjust', 'tune_tau_norm', 'LogitAdjustedHead',
-           'tune_logit_adjustment']
+           'LTCutMix']
 
 # %% ../nbs/04_callbacks.ipynb #4d9df2e1
 class DeferredReweighting(Callback):
@@ -266,134 +263,3 @@ class LTCutMix(_LTMixHandler):
         for i in idx:
             x = xs[i].clone(); x[box] = xs[i][shuffle][box]; xs[i] = x
         return torch.full((bs,), lam, device=xs[idx[0]].device)
-
-# %% ../nbs/04_callbacks.ipynb #db1c75cb
-def _train_only(learn, params, epochs, lr, sampler, update_bn_stats=False, **kwargs):
-    "Fit `learn` with only `params` trainable, BatchNorm frozen (statistics too, unless `update_bn_stats`), sampling by `sampler`"
-    dl = learn.dls.train
-    if sampler is not None and not callable(getattr(dl, 'set_sampling', None)):
-        raise TypeError(f"class-balanced re-training needs a training loader with `set_sampling` (lt_fastai's "
-                        f"`in_memory_dls` or `lt_dataloaders`), got {type(dl).__name__}; or pass sampler=None")
-    keep = {id(p) for p in params}
-    old_rg = {p: p.requires_grad for p in learn.model.parameters()}
-    old_s = (getattr(dl, 'sampler', None), getattr(dl, 'wgts', None))
-    for p in learn.model.parameters():
-        p.requires_grad_(id(p) in keep)
-        if id(p) not in keep: p.grad = None   # a stale gradient would let weight decay and momentum move it
-    if sampler is not None: dl.set_sampling(sampler)
-    stage1 = [cb for cb in learn.cbs if isinstance(cb, (GradualUnfreeze, ProgressiveSampling))]
-    try:
-        with learn.removed_cbs(stage1):
-            bn = [] if update_bn_stats else [BnFreeze()]
-            learn.fit_one_cycle(epochs, lr, reset_opt=True, cbs=[*bn, *L(kwargs.pop('cbs', None))], **kwargs)
-    finally:
-        for p, rg in old_rg.items(): p.requires_grad_(rg)
-        if sampler is not None: dl.sampler, dl.wgts = old_s
-    return learn
-
-def crt_stage(learn:Learner,
-              epochs:int,                  # epochs of classifier re-training
-              lr:float=1e-2,               # (maximum) learning rate of the one-cycle schedule
-              reinit:bool=True,            # re-initialise the classifier first (cRT); False: fine-tune it
-              sampler='class_uniform',     # sampling rule of the training loader in this stage (None: keep it)
-              update_bn_stats:bool=False,  # let BatchNorm running statistics follow the re-sampled data (MiSLAS's shift learning)
-              **kwargs                     # passed to `fit_one_cycle`
-             ) -> Learner:
-    "Classifier re-training (cRT): train only the classifier, backbone and BatchNorm frozen, with class-balanced sampling"
-    name, clf = find_classifier(learn.model)
-    if reinit: _inner_linear(clf).reset_parameters()
-    return _train_only(learn, list(clf.parameters()), epochs, lr, sampler, update_bn_stats, **kwargs)
-
-def lws_stage(learn:Learner, epochs:int, lr:float=1e-2, sampler='class_uniform', **kwargs) -> Learner:
-    "Learnable weight scaling: wrap the classifier in `LearnableWeightScaling` and train only its scales, class-balanced"
-    name, clf = find_classifier(learn.model)
-    if not isinstance(clf, LearnableWeightScaling): _, clf = replace_classifier(learn.model, LearnableWeightScaling)
-    return _train_only(learn, [clf.scales], epochs, lr, sampler, False, **kwargs)
-
-# %% ../nbs/04_callbacks.ipynb #c133a9c1
-def logit_adjust(logits,             # (N, C) logits
-                 counts,             # training examples per class (all positive)
-                 tau:float=1.        # strength of the adjustment
-                ) -> torch.Tensor:
-    "Post-hoc logit adjustment z - τ·log π (Menon et al. 2021)"
-    c = _check_counts(counts, allow_zero=False).astype(np.float64)
-    logits = torch.as_tensor(logits)
-    if logits.ndim != 2 or logits.shape[1] != len(c):
-        raise ValueError(f"logits of shape {tuple(logits.shape)} do not match {len(c)} class counts")
-    logp = torch.as_tensor(np.log(c / c.sum()), dtype=logits.dtype, device=logits.device)
-    return logits - tau * logp
-
-def _valid_preds(learn, act=None):
-    "Validation predictions and targets, leaving `learn.recorder.values` as they were"
-    rec = getattr(learn, 'recorder', None)
-    vals = None if rec is None else list(rec.values)
-    try:
-        with learn.no_bar(): p, t = learn.get_preds(ds_idx=1, act=act)
-    finally:
-        if rec is not None: rec.values = type(rec.values)(vals)
-    return p, t
-
-def _table(taus, scores, metric):
-    if all(np.isnan(scores)): raise ValueError(f"the metric {metric!r} is NaN for every τ")
-    tab = pd.DataFrame({'tau': np.asarray(taus, dtype=np.float64), metric: scores})
-    return float(tab['tau'][int(np.nanargmax(scores))]), tab
-
-def _score(preds, targs, metric):
-    m = lt_metrics(preds, targs, ks=())
-    if metric not in m: raise ValueError(f"unknown metric {metric!r}: use one of {list(m)}")
-    return m[metric]
-
-def tune_tau_norm(learn:Learner,
-                  taus=np.linspace(0, 2, 21),      # candidate τ
-                  metric:str='balanced_accuracy',  # key of `lt_metrics` to maximise on the validation set
-                  apply:bool=False,                # τ-normalise the classifier in place with the best τ
-                  bias:str='scale'                 # what to do with the bias, see `tau_normalize_`
-                 ) -> tuple:
-    "Choose τ of τ-normalisation on the validation set; returns (best τ, DataFrame of τ → metric)"
-    _, clf = find_classifier(learn.model)
-    lin = _inner_linear(clf)
-    orig = {k: v.detach().clone() for k, v in lin.state_dict().items()}
-    scores = []
-    try:
-        for tau in taus:
-            tau_normalize_(lin, float(tau), bias=bias)
-            scores.append(_score(*_valid_preds(learn), metric))
-            lin.load_state_dict(orig)
-    finally: lin.load_state_dict(orig)
-    best, tab = _table(taus, scores, metric)
-    if apply: tau_normalize_(lin, best, bias=bias)
-    return best, tab
-
-class LogitAdjustedHead(_WrappedHead):
-    "Subtract τ·log π from the logits of the classifier `layer`: post-hoc logit adjustment built into the model"
-    def __init__(self,
-                 layer:nn.Module,  # the trained classifier (nn.Linear or a wrapped head)
-                 counts,           # training examples per class (all positive)
-                 tau:float=1.      # strength of the adjustment
-                ):
-        super().__init__(layer)
-        c = _check_counts(counts, allow_zero=False).astype(np.float64)
-        if len(c) != self.out_features:
-            raise ValueError(f"{len(c)} class counts for a classifier with {self.out_features} outputs")
-        w = _inner_linear(layer).weight
-        self.tau = float(tau)
-        self.register_buffer('log_prior', torch.as_tensor(np.log(c / c.sum()), device=w.device, dtype=w.dtype))
-
-    def forward(self, x):
-        z = self.layer(x)
-        return z - self.tau * self.log_prior.to(z.dtype)
-
-    def extra_repr(self): return f"tau={self.tau:.4g}"
-
-def tune_logit_adjustment(learn:Learner,
-                          taus=np.linspace(0, 2, 21),      # candidate τ
-                          counts=None,                     # training class counts (default: from the training loader)
-                          metric:str='balanced_accuracy',  # key of `lt_metrics` to maximise on the validation set
-                          apply:bool=False                 # wrap the classifier in a `LogitAdjustedHead` with the best τ
-                         ) -> tuple:
-    "Choose τ of post-hoc logit adjustment on the validation set; returns (best τ, DataFrame of τ → metric)"
-    counts = dls_class_counts(learn.dls) if counts is None else counts
-    z, t = _valid_preds(learn, act=lambda o: o)   # raw logits
-    best, tab = _table(taus, [_score(logit_adjust(z, counts, float(tau)), t, metric) for tau in taus], metric)
-    if apply: replace_classifier(learn.model, lambda old: LogitAdjustedHead(old, counts, best))
-    return best, tab
