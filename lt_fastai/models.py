@@ -254,22 +254,25 @@ def _same(a, b) -> bool:
     return a is b or (isinstance(a, Tensor) and isinstance(b, Tensor) and a.shape == b.shape
                       and a.data_ptr() == b.data_ptr() and a.numel() > 0)
 
-@torch.no_grad()
-def trace_classifier(model:nn.Module,  # any model
-                     *xb               # one batch of its inputs
-                    ) -> str|None:
-    "Qualified name of the linear layer whose output is the output of `model` on the batch `xb` (None if none is)"
+def _trace(model, xb):
+    "(name of the linear layer producing the output, or None; the output) of `model` on the batch `xb`, in eval mode"
     rec, heads = _Record(), _heads(model)
     hooks = [m.register_forward_hook(rec.hook(n)) for n, m in heads]
     was_training = model.training
     try:
         model.eval()
-        y = model(*xb)
+        with torch.no_grad(): y = model(*xb)
     finally:
         for h in hooks: h.remove()
         model.train(was_training)
     hits = [n for n, o in rec.outs.items() if _same(o, y)]
-    return hits[-1] if hits else None
+    return (hits[-1] if hits else None), y
+
+def trace_classifier(model:nn.Module,  # any model
+                     *xb               # one batch of its inputs
+                    ) -> str|None:
+    "Qualified name of the linear layer whose output is the output of `model` on the batch `xb` (None if none is)"
+    return _trace(model, xb)[0]
 
 def find_classifier(model:nn.Module,  # a timm model, a fastai model such as nn.Sequential(body, head), or any module
                     xb=None           # a batch of inputs (a tensor or a tuple), to find the layer that produces the output
