@@ -1,4 +1,4 @@
-"""Audio for long-tailed classification in fastai: reading wav/flac/ogg files, log-mel spectrograms computed in torch on the batch's device, SpecAugment, precomputed spectrograms, tabular metadata as extra inputs, and `lt_audio_learner`.
+"""Audio for long-tailed classification in fastai: reading wav/flac/ogg files, log-mel spectrograms computed in torch on the batch's device, SpecAugment, precomputed spectrograms, tabular metadata as extra inputs, `LTAudioDataLoaders` and `lt_audio_learner`.
 
 Docs: https://lt-fastai.github.io/lt_fastai/audio.html.md"""
 
@@ -15,8 +15,6 @@ import torch.nn as nn
 from torch import Tensor
 import soundfile as sf
 import librosa
-import timm
-from timm.models import model_entrypoint
 from fastcore.basics import store_attr, ifnone, noop
 from fastcore.foundation import L
 from fastcore.meta import delegates
@@ -24,22 +22,21 @@ from fasttransform import DisplayedTransform
 from plum import dispatch
 from fastai.torch_core import TensorBase, TensorImageBase
 from fastai.data.block import TransformBlock, CategoryBlock, DataBlock
-from fastai.data.core import DataLoaders
-from fastai.data.transforms import ColReader, get_c
-from fastai.tabular.core import cont_cat_split
+from fastai.data.core import DataLoaders, Datasets
+from fastai.data.transforms import ColReader, ColSplitter, get_c
 from fastai.vision.data import get_grid
 from fastai.learner import Learner
-from .data import StratifiedSplitter
-import lt_fastai.data  # noqa: F401  (adds DataBlock.lt_dataloaders)
-from .models import MetadataMLP, FusionModel, fusion_splitter
+from .core import encode_labels
+from .data import (StratifiedSplitter, LTDataLoaders, ColOrItem, TensorMeta, CatBlock, ContBlock,
+                            metadata_blocks, metadata_info)
+from .models import lt_timm_model, lt_model, fusion_splitter
 from .learner import lt_learner
 
 # %% auto #0
-__all__ = ['read_audio', 'fix_length', 'load_audio', 'TensorAudio', 'TensorSpec', 'TensorMeta', 'AudioReader', 'AudioBlock',
-           'mel_filters', 'mel_spectrogram', 'power_to_db', 'MelSpectrogram', 'NormalizeSpec', 'FrequencyMasking',
-           'TimeMasking', 'spec_augment', 'SpecReader', 'SpecBlock', 'load_spec_dict', 'EncodeCats', 'EncodeConts',
-           'CatBlock', 'ContBlock', 'metadata_info', 'audio_datablock', 'audio_dataloaders', 'audio_test_dl',
-           'show_batch', 'audio_backbone', 'lt_audio_learner']
+__all__ = ['read_audio', 'fix_length', 'load_audio', 'TensorAudio', 'TensorSpec', 'AudioReader', 'AudioBlock', 'mel_filters',
+           'mel_spectrogram', 'power_to_db', 'MelSpectrogram', 'NormalizeSpec', 'FrequencyMasking', 'TimeMasking',
+           'spec_augment', 'SpecReader', 'SpecBlock', 'load_spec_dict', 'audio_datablock', 'LTAudioDataLoaders',
+           'show_batch', 'lt_audio_learner']
 
 # %% ../nbs/11_audio.ipynb #2a831026
 def _read_librosa(fn, first_error):
@@ -129,10 +126,6 @@ class TensorAudio(TensorBase):
 class TensorSpec(TensorImageBase):
     "Spectrograms: (channels, mels, frames) per item, (N, channels, mels, frames) per batch; shown low frequencies down"
     _show_args = {'cmap': 'magma', 'origin': 'lower'}
-
-class TensorMeta(TensorBase):
-    "Tabular metadata of an item: categorical codes (integers) or continuous values (floats)"
-    def show(self, ctx=None, **kwargs): return ctx   # metadata is not drawn by `show_batch`
 
 class AudioReader(DisplayedTransform):
     "Read an audio file into a `TensorAudio` of `duration` seconds at `sr` Hz"
@@ -378,88 +371,6 @@ def load_spec_dict(fn                     # a .npy file holding a pickled dict (
     raise ValueError(f"{fn} holds an array of shape {obj.shape}, not a dictionary of spectrograms; "
                      "read a single spectrogram with `SpecBlock` and the file's path")
 
-# %% ../nbs/11_audio.ipynb #a81c96e7
-def _row_values(row, names, kind):
-    try: return [row[c] for c in names]
-    except KeyError as e: raise KeyError(f"{kind} metadata column {e.args[0]!r} is not in the item {_row_name(row)}") from None
-
-def _row_name(row): return f"(row {row.name!r})" if hasattr(row, 'name') else ''
-
-class EncodeCats(DisplayedTransform):
-    "Encode the categorical columns `cat_names` of a row as integer codes (0: `#na#`), vocabularies from training rows"
-    def __init__(self,
-                 cat_names,          # categorical columns
-                 classes:dict=None   # column -> list of values (code = position); default: set up on the training rows
-                ):
-        store_attr(); self.cat_names = list(cat_names)
-    def setups(self, rows):
-        vals = [_row_values(r, self.cat_names, 'categorical') for r in rows]
-        self.classes = {c: ['#na#'] + sorted({v[i] for v in vals if not pd.isna(v[i])}, key=str)
-                        for i, c in enumerate(self.cat_names)}
-        self._o2i = None
-    @property
-    def cardinalities(self) -> list:
-        if self.classes is None: raise ValueError("EncodeCats has no vocabularies yet: it is set up on the training rows")
-        return [len(self.classes[c]) for c in self.cat_names]
-    def encodes(self, row) -> TensorMeta:
-        if self.classes is None: raise ValueError("EncodeCats has no vocabularies yet: it is set up on the training rows")
-        if getattr(self, '_o2i', None) is None: self._o2i = {c: {v: i for i, v in enumerate(self.classes[c])} for c in self.cat_names}
-        vals = _row_values(row, self.cat_names, 'categorical')
-        return TensorMeta(torch.tensor([0 if pd.isna(v) else self._o2i[c].get(v, 0) for c, v in zip(self.cat_names, vals)],
-                                       dtype=torch.long))
-
-class EncodeConts(DisplayedTransform):
-    "Standardise the continuous columns `cont_names` of a row with the training rows' means and standard deviations"
-    def __init__(self,
-                 cont_names,         # continuous columns
-                 means=None,         # mean of each column (default: set up on the training rows)
-                 stds=None           # standard deviation of each column (default: set up on the training rows)
-                ):
-        store_attr(); self.cont_names = list(cont_names)
-    def _floats(self, row):
-        vals = _row_values(row, self.cont_names, 'continuous')
-        out = []
-        for c, v in zip(self.cont_names, vals):
-            try: f = float(v)
-            except (TypeError, ValueError):
-                raise ValueError(f"continuous metadata column {c!r} holds {v!r} {_row_name(row)}, not a number; "
-                                 "list it in cat_names if it is categorical") from None
-            if not np.isfinite(f):
-                raise ValueError(f"continuous metadata column {c!r} is {v} {_row_name(row)}: fill missing values "
-                                 "before training (e.g. with the training median)")
-            out.append(f)
-        return out
-    def setups(self, rows):
-        a = np.array([self._floats(r) for r in rows], dtype=np.float64).reshape(-1, len(self.cont_names))
-        self.means = a.mean(0)
-        std = a.std(0)
-        self.stds = np.where(std > 0, std, 1.)   # a constant column stays constant (0) instead of dividing by 0
-    def encodes(self, row) -> TensorMeta:
-        if self.means is None: raise ValueError("EncodeConts has no statistics yet: it is set up on the training rows")
-        return TensorMeta(torch.tensor((np.array(self._floats(row)) - self.means) / self.stds, dtype=torch.float32))
-
-def CatBlock(cat_names:list  # categorical columns of the DataFrame
-            ):
-    "A `TransformBlock` of the categorical metadata columns `cat_names` of a DataFrame row (integer codes)"
-    return TransformBlock(type_tfms=EncodeCats(cat_names))
-
-def ContBlock(cont_names:list  # continuous columns of the DataFrame
-             ):
-    "A `TransformBlock` of the continuous metadata columns `cont_names` of a DataFrame row (standardised floats)"
-    return TransformBlock(type_tfms=EncodeConts(cont_names))
-
-# %% ../nbs/11_audio.ipynb #49eba2ca
-def metadata_info(dls  # fastai DataLoaders (e.g. from `audio_dataloaders`)
-                 ) -> dict:
-    "Names and sizes of the metadata inputs of `dls` (built with `CatBlock`/`ContBlock`); None when there are none"
-    tls = getattr(getattr(dls, 'train_ds', None), 'tls', None)
-    if tls is None: return None
-    cats = [t for tl in tls for t in tl.tfms.fs if isinstance(t, EncodeCats)]
-    conts = [t for tl in tls for t in tl.tfms.fs if isinstance(t, EncodeConts)]
-    if not cats and not conts: return None
-    return dict(cat_names=cats[0].cat_names if cats else [], cardinalities=cats[0].cardinalities if cats else [],
-                cont_names=conts[0].cont_names if conts else [], n_cont=len(conts[0].cont_names) if conts else 0)
-
 # %% ../nbs/11_audio.ipynb #df6d6ac6
 def audio_datablock(x_block=None,          # `AudioBlock(...)` (default: 16 kHz, 1 s) or `SpecBlock(...)`
                     x_col:str='fname',     # column of the items: audio files, .npy files or dictionary keys
@@ -480,93 +391,123 @@ def audio_datablock(x_block=None,          # `AudioBlock(...)` (default: 16 kHz,
     is_audio = any(isinstance(t, AudioReader) for t in x_block.type_tfms)
     if not is_audio and not any(isinstance(t, SpecReader) for t in x_block.type_tfms):
         raise TypeError("x_block must be an AudioBlock or a SpecBlock")
-    cat_names, cont_names = list(cat_names or []), list(cont_names or [])
-    dup = set(cat_names) & set(cont_names)
-    if dup: raise ValueError(f"column(s) {sorted(dup)} are listed as both categorical and continuous")
-    meta_blocks = ([CatBlock(cat_names)] if cat_names else []) + ([ContBlock(cont_names)] if cont_names else [])
+    meta_blocks = metadata_blocks(cat_names, cont_names)
+    tfms = _spec_tfms(is_audio, getattr(x_block, 'sr', None), mel, normalize, augment, batch_tfms)
+    getters = [ColOrItem(x_col, pref=path if path is not None else '')] + [noop] * len(meta_blocks) + [ColReader(y_col)]
+    return DataBlock(blocks=(x_block, *meta_blocks, CategoryBlock), getters=getters, n_inp=1 + len(meta_blocks),
+                     batch_tfms=tfms, splitter=ifnone(splitter, StratifiedSplitter(valid_pct, seed=seed, get_y=y_col)))
+
+def _spec_tfms(is_audio, sr, mel, normalize, augment, batch_tfms):
+    "Batch transforms from waveforms or spectrograms to normalised (and, in training, augmented) spectrograms"
     tfms = []
     if is_audio:
-        mel = ifnone(mel, MelSpectrogram(sr=x_block.sr))
-        if getattr(mel, 'sr', x_block.sr) != x_block.sr:
-            raise ValueError(f"the MelSpectrogram is set for sr={mel.sr} but the audio is resampled to sr={x_block.sr}")
+        mel = ifnone(mel, MelSpectrogram(sr=sr))
+        if getattr(mel, 'sr', sr) != sr:
+            raise ValueError(f"the MelSpectrogram is set for sr={mel.sr} but the audio is at sr={sr}")
         tfms.append(mel)
     elif mel is not None: raise ValueError("`mel` applies to audio inputs; these are precomputed spectrograms")
     if normalize is True: tfms.append(NormalizeSpec())
     elif normalize: tfms.append(normalize)
-    tfms += L(augment) + L(batch_tfms)
-    getters = [ColReader(x_col, pref=path if path is not None else '')] + [noop] * len(meta_blocks) + [ColReader(y_col)]
-    return DataBlock(blocks=(x_block, *meta_blocks, CategoryBlock), getters=getters, n_inp=1 + len(meta_blocks),
-                     batch_tfms=tfms, splitter=ifnone(splitter, StratifiedSplitter(valid_pct, seed=seed, get_y=y_col)))
+    return tfms + list(L(augment)) + list(L(batch_tfms))
 
 # %% ../nbs/11_audio.ipynb #3bfdfd1a
-@delegates(DataBlock.lt_dataloaders, but=['source', 'sampler'])
-def audio_dataloaders(items,                  # audio files, .npy files, or keys of `specs`
-                      labels,                 # one label per item
-                      metadata=None,          # DataFrame (or dict of columns) with one row per item, in the same order
-                      cont_names=None,        # continuous metadata columns (default: from fastai's `cont_cat_split`)
-                      cat_names=None,         # categorical metadata columns (default: from fastai's `cont_cat_split`)
-                      specs:dict=None,        # dictionary of precomputed spectrograms (the items are its keys)
-                      sr:int=16000,           # sample rate for audio files
-                      duration:float=1.0,     # seconds per audio item
-                      crop:str='start',       # part of longer recordings (or spectrograms) kept: 'start' or 'center'
-                      n_frames:int=None,      # frames per precomputed spectrogram (crop/pad)
-                      sampler=None,           # sampling rule of the training loader (None: natural; recipes set their own)
-                      bs:int=64,              # batch size
-                      **kwargs                # passed to `audio_datablock` (splitter, valid_pct, seed, mel, augment...) and `lt_dataloaders`
-                     ) -> DataLoaders:
-    "`lt_dataloaders` for (spectrogram or audio, [metadata]) -> label from aligned lists and a metadata table"
-    items = [str(o) if isinstance(o, Path) else o for o in items]
-    labels = list(labels)
-    if len(items) == 0: raise ValueError("no items")
-    if len(labels) != len(items): raise ValueError(f"got {len(labels)} labels for {len(items)} items: give one label per item")
-    df = pd.DataFrame({'__item__': items, '__label__': labels})
-    if metadata is not None:
-        meta = pd.DataFrame(metadata).reset_index(drop=True)
-        if len(meta) != len(items):
-            raise ValueError(f"metadata has {len(meta)} rows for {len(items)} items: give one metadata row per item, "
-                             "in the same order")
-        if cont_names is None and cat_names is None: cont_names, cat_names = cont_cat_split(meta)
-        missing = [c for c in [*(cont_names or []), *(cat_names or [])] if c not in meta.columns]
-        if missing: raise KeyError(f"metadata column(s) {missing} not found; columns: {list(meta.columns)}")
-        df = pd.concat([df, meta], axis=1)
-    elif cont_names or cat_names: raise ValueError("cont_names/cat_names name columns of `metadata`, which is None")
-    db_keys = ['splitter', 'valid_pct', 'seed', 'path', 'mel', 'normalize', 'augment', 'batch_tfms']
-    db_kw = {k: kwargs.pop(k) for k in db_keys if k in kwargs}
-    if specs is not None: x_block = SpecBlock(specs, n_frames, crop=crop)
-    else:
-        npy = [str(o).endswith('.npy') for o in items]
-        if any(npy) and not all(npy): raise ValueError("the items mix .npy spectrogram files and audio files")
-        x_block = SpecBlock(n_frames=n_frames, crop=crop) if all(npy) else AudioBlock(sr, duration, crop=crop)
-    dblock = audio_datablock(x_block, '__item__', '__label__', cont_names, cat_names, **db_kw)
-    return dblock.lt_dataloaders(df, sampler=sampler, bs=bs, **kwargs)
+class LTAudioDataLoaders(LTDataLoaders):
+    "Long-tail audio loaders — waveforms or spectrograms, with optional metadata — from a DataFrame, a folder tree or arrays"
 
-# %% ../nbs/11_audio.ipynb #1613bce1
-def _reader_col(tl, what):
-    r = [t for t in tl.tfms.fs if isinstance(t, ColReader)]
-    if not r: raise ValueError(f"cannot tell which column holds the {what}: build the loaders with `audio_datablock` "
-                               "or `audio_dataloaders`, or call `dls.test_dl` with a DataFrame yourself")
-    return r[0].cols[0]
+    @classmethod
+    def _check_x(cls, x, where):
+        "Waveforms (N, samples) or (N, channels, samples) become `TensorAudio`; spectrograms (N, channels, mels, frames) `TensorSpec`"
+        if x.ndim == 2: x = x[:, None]
+        if x.ndim not in (3, 4):
+            raise ValueError(f"{where}: audio must be waveforms (N, samples) or (N, channels, samples), or spectrograms "
+                             f"(N, channels, mels, frames); got shape {tuple(x.shape)}")
+        if not x.is_floating_point(): raise TypeError(f"{where}: audio must hold floats, got {x.dtype}")
+        return TensorAudio(x) if x.ndim == 3 else TensorSpec(x)
 
-def audio_test_dl(dls:DataLoaders,   # loaders from `audio_dataloaders` or `audio_datablock`
-                  items,             # audio files, .npy files or keys of the spectrogram dictionary
-                  metadata=None,     # DataFrame (or dict of columns) with one row per item, with the training columns
-                  labels=None,       # labels, when known (for `learn.get_preds(dl=...)` with targets)
-                  **kwargs           # passed to `dls.test_dl` (e.g. bs)
-                 ):
-    "A `DataLoader` of new items with the validation transforms of `dls`, for `learn.get_preds(dl=...)`"
-    items = [str(o) if isinstance(o, Path) else o for o in items]
-    tls = dls.train_ds.tls
-    df = pd.DataFrame({_reader_col(tls[0], 'items'): items})
-    if metadata is not None:
-        meta = pd.DataFrame(metadata).reset_index(drop=True)
-        if len(meta) != len(items):
-            raise ValueError(f"metadata has {len(meta)} rows for {len(items)} items: give one metadata row per item")
-        df = pd.concat([df, meta], axis=1)
-    if labels is not None:
-        labels = list(labels)
-        if len(labels) != len(items): raise ValueError(f"got {len(labels)} labels for {len(items)} items")
-        df[_reader_col(tls[-1], 'labels')] = labels
-    return dls.test_dl(df, with_labels=labels is not None, **kwargs)
+    @classmethod
+    def _array_tfms(cls, x, sr:int=16000, mel=None, normalize=True, augment=None) -> list:
+        return _spec_tfms(isinstance(x, TensorAudio), sr, mel, normalize, augment, None)
+
+    @classmethod
+    @delegates(audio_datablock, but=['x_block', 'x_col', 'y_col', 'cont_names', 'cat_names', 'splitter', 'valid_pct', 'seed', 'path'])
+    def from_df(cls,
+                df:pd.DataFrame,        # one row per item: its file (or key), its label, and metadata columns
+                fn_col:str='fname',     # column of the items: audio files, .npy spectrogram files, or keys of `specs`
+                label_col:str='label',  # column of the labels
+                path=None,              # folder the items of `fn_col` are relative to
+                cat_names=(),           # categorical metadata columns (inputs of their own, `CatBlock`)
+                cont_names=(),          # continuous metadata columns (`ContBlock`)
+                specs:dict=None,        # dictionary of precomputed spectrograms (the items are its keys)
+                sr:int=16000,           # sample rate audio files are resampled to
+                duration:float=1.0,     # seconds per audio item
+                crop:str='start',       # part of longer recordings (or spectrograms) kept: 'start' or 'center'
+                n_frames:int=None,      # frames per precomputed spectrogram (crop/pad)
+                valid_col:str=None,     # boolean column marking validation rows; None: a stratified split
+                valid_pct:float=0.2,    # validation fraction of the stratified split
+                seed:int=None,          # seed of the split
+                splitter=None,          # or any DataBlock splitter
+                sampler=None,           # training sampling rule ('sqrt', 'class_uniform', ...); None: shuffle
+                bs:int=64,              # batch size
+                **kwargs                # `audio_datablock`'s transforms (mel, normalize, augment, batch_tfms) and `lt_dataloaders` arguments
+               ) -> LTAudioDataLoaders:
+        "Audio (or spectrogram) loaders, with metadata inputs, from a DataFrame"
+        if not isinstance(df, pd.DataFrame): raise TypeError(f"df must be a pandas DataFrame, got {type(df).__name__}")
+        if len(df) == 0: raise ValueError("the DataFrame is empty")
+        missing = [c for c in [fn_col, label_col, *(cat_names or []), *(cont_names or [])] if c not in df.columns]
+        if missing: raise KeyError(f"column(s) {missing} not found; the DataFrame has {list(df.columns)}")
+        df = df.reset_index(drop=True)
+        encode_labels(df[label_col])    # missing labels fail here, with their positions
+        if valid_col is not None:
+            if valid_col not in df.columns: raise KeyError(f"validation column {valid_col!r} is not in the DataFrame")
+            splitter = ColSplitter(valid_col)
+        db_kw = {k: kwargs.pop(k) for k in ('mel', 'normalize', 'augment', 'batch_tfms') if k in kwargs}
+        items = df[fn_col].astype(str).tolist()
+        if specs is not None: x_block = SpecBlock(specs, n_frames, crop=crop)
+        else:
+            npy = [o.endswith('.npy') for o in items]
+            if any(npy) and not all(npy): raise ValueError("the items mix .npy spectrogram files and audio files")
+            x_block = SpecBlock(n_frames=n_frames, crop=crop) if all(npy) else AudioBlock(sr, duration, crop=crop)
+        dblock = audio_datablock(x_block, fn_col, label_col, cont_names, cat_names, splitter=splitter, valid_pct=valid_pct,
+                                 seed=seed, path=path, **db_kw)
+        return cls.from_dblock(dblock, df, sampler=sampler, bs=bs, **kwargs)
+
+    @classmethod
+    @delegates(from_df)
+    def from_folder(cls,
+                    path,                 # root folder; recordings in one sub-folder per class
+                    valid_pct:float=0.2,  # validation fraction of a stratified split
+                    seed:int=None,        # seed of the split
+                    extensions=('.wav', '.flac', '.ogg', '.mp3', '.npy'),   # files read
+                    **kwargs              # passed to `from_df`
+                   ) -> LTAudioDataLoaders:
+        "Audio loaders from `path/<class>/*` (a stratified split)"
+        path = Path(path)
+        if not path.is_dir(): raise FileNotFoundError(f"audio folder not found: {path}")
+        files = sorted(f for f in path.rglob('*') if f.is_file() and f.suffix.lower() in extensions)
+        if not files: raise ValueError(f"no audio files ({', '.join(extensions)}) under {path}")
+        labels = [f.parent.name for f in files]
+        if len(set(labels)) < 2:
+            raise ValueError(f"{path}: found {len(set(labels))} class {sorted(set(labels))}; a classifier needs at least "
+                             "two (put the recordings in one sub-folder per class)")
+        df = pd.DataFrame(dict(fname=[str(f) for f in files], label=labels))
+        return cls.from_df(df, valid_pct=valid_pct, seed=seed, **kwargs)
+
+    def test_dl(self,
+                test_items,           # audio files (str or Path), DataFrame rows or a DataFrame, or arrays for in-memory loaders
+                rm_type_tfms=None,    # see fastai's `test_dl`
+                with_labels:bool=False, # the items carry labels
+                metadata=None,        # DataFrame (or dict of columns), one row per item, with the metadata columns
+                **kwargs):
+        "fastai's `test_dl`; for loaders with metadata, give the items and their `metadata` (or a DataFrame with both)"
+        if metadata is not None:
+            if not isinstance(self.valid_ds, Datasets): raise TypeError("metadata= is for loaders built from a DataFrame")
+            items = [str(o) for o in test_items]
+            meta = pd.DataFrame(metadata).reset_index(drop=True)
+            if len(meta) != len(items):
+                raise ValueError(f"metadata has {len(meta)} rows for {len(items)} items: give one metadata row per item")
+            col = next(t for t in self.valid_ds.tls[0].tfms.fs if isinstance(t, ColReader)).cols[0]
+            test_items = pd.concat([pd.DataFrame({col: items}), meta], axis=1)
+        return super().test_dl(test_items, rm_type_tfms=rm_type_tfms, with_labels=with_labels, **kwargs)
 
 # %% ../nbs/11_audio.ipynb #bb5fdc23
 @dispatch
@@ -577,55 +518,19 @@ def show_batch(x:TensorSpec, y, samples, ctxs=None, max_n=9, nrows=None, ncols=N
     return ctxs
 
 # %% ../nbs/11_audio.ipynb #2dfb61eb
-_IMG_SIZE_MODULES = {'vision_transformer', 'deit', 'beit', 'eva', 'vision_transformer_relpos', 'cait', 'xcit'}
-
-def _needs_img_size(arch:str) -> bool:
-    "Whether the timm architecture `arch` builds its position embeddings for a fixed input size (ViT family)"
-    return model_entrypoint(arch).__module__.rsplit('.', 1)[-1] in _IMG_SIZE_MODULES
-
-def audio_backbone(arch='resnet18',      # timm architecture name, or an nn.Module returning pooled features
-                   in_chans:int=1,       # channels of the spectrograms
-                   pretrained:bool=False,# load timm's pretrained weights
-                   img_size=None,        # (mels, frames), needed by vision transformers
-                   **kwargs              # passed to `timm.create_model` (e.g. patch_size, drop_rate)
-                  ) -> nn.Module:
-    "A timm backbone for spectrograms: `in_chans` channels, no classifier (returns pooled features)"
-    if isinstance(arch, nn.Module): return arch
-    if not isinstance(arch, str): raise TypeError(f"arch must be a timm model name or an nn.Module, got {type(arch).__name__}")
-    if not timm.is_model(arch): raise ValueError(f"unknown timm architecture {arch!r} (see `timm.list_models`)")
-    if _needs_img_size(arch) and 'img_size' not in kwargs:
-        if img_size is None: raise ValueError(f"{arch} is a vision transformer: give img_size=(mels, frames)")
-        kwargs['img_size'] = tuple(int(s) for s in img_size)
-    return timm.create_model(arch, pretrained=pretrained, num_classes=0, in_chans=in_chans, **kwargs)
-
-def _meta_branch(metadata, dls, layers, p):
-    "The metadata MLP that `metadata` asks for, or None"
-    info = metadata_info(dls)
-    if metadata is False: return None
-    if isinstance(metadata, nn.Module): return metadata
-    if metadata is None or metadata is True:
-        if info is None:
-            if metadata is True: raise ValueError("metadata=True but the loaders carry no CatBlock/ContBlock inputs; "
-                                                  "describe them with metadata=dict(cardinalities=[...], n_cont=...)")
-            return None
-        return MetadataMLP(info['cardinalities'], info['n_cont'], layers=layers, ps=p)
-    if isinstance(metadata, dict):
-        kw = dict(metadata); kw.setdefault('layers', layers); kw.setdefault('ps', p)
-        return MetadataMLP(**kw)
-    raise TypeError(f"metadata must be None, True, False, a dict of MetadataMLP arguments or an nn.Module, got {type(metadata).__name__}")
-
 @delegates(lt_learner)
 def lt_audio_learner(dls:DataLoaders,         # loaders of spectrograms (or audio turned into spectrograms), [metadata], labels
                      arch='resnet18',         # timm architecture name (CNN or ViT), or an nn.Module returning pooled features
-                     recipe='ce',             # long-tail recipe (see `lt_fastai.learner.RECIPES`)
+                     recipe='ce',             # long-tail recipe (see `lt_fastai.recipes.list_recipes`)
                      metadata=None,           # None: fuse the loaders' metadata if any; False: ignore it; dict or nn.Module
-                     pretrained:bool=False,   # timm's pretrained weights
+                     pretrained=False,        # False; True (timm's hub or cache); or a weights file path / state dict
                      fusion:str='concat',     # 'concat' or 'gated' fusion of backbone and metadata features
                      meta_layers=(64,),       # hidden sizes of the metadata MLP
                      meta_p:float=0.1,        # dropout of the metadata MLP
                      fusion_dim:int=None,     # size of the gated features (default: the backbone's)
                      p:float=0.2,             # dropout before the classifier
                      n_out:int=None,          # number of classes (default: from `dls`)
+                     match:str='name',        # match a weights file by parameter 'name' or by 'order'
                      model_kwargs:dict=None,  # passed to `timm.create_model` (e.g. patch_size for a ViT)
                      splitter=None,           # parameter groups (default: `fusion_splitter`)
                      **kwargs                 # passed to `lt_learner` (loss_func, metrics, cbs, precision, ...)
@@ -636,13 +541,10 @@ def lt_audio_learner(dls:DataLoaders,         # loaders of spectrograms (or audi
     x = dls.one_batch()[0]
     if x.ndim != 4: raise ValueError(f"the first input must be spectrograms (N, channels, mels, frames), got {tuple(x.shape)}: "
                                      "add a MelSpectrogram batch transform for audio")
-    meta = _meta_branch(metadata, dls, list(meta_layers), meta_p)
-    n_meta_inputs = dls.n_inp - 1
-    if meta is not None and n_meta_inputs == 0:
-        raise ValueError("the model has a metadata branch but the loaders have a single input")
-    backbone = audio_backbone(arch, x.shape[1], pretrained, img_size=x.shape[-2:], **(model_kwargs or {}))
-    model = FusionModel(backbone, n_out, meta, fusion=fusion, fusion_dim=fusion_dim, p=p,
-                        ignore_meta=meta is None and n_meta_inputs > 0)
+    if isinstance(arch, nn.Module): backbone = arch
+    else: backbone = lt_timm_model(arch, 0, x.shape[1], pretrained, match, img_size=tuple(x.shape[-2:]), **(model_kwargs or {}))
+    model = lt_model(backbone, n_out, dls=dls, metadata=metadata, fusion=fusion, meta_layers=meta_layers, meta_p=meta_p,
+                     fusion_dim=fusion_dim, p=p)
     learn = lt_learner(dls, model, recipe=recipe, splitter=ifnone(splitter, fusion_splitter), **kwargs)
-    learn.arch, learn.fusion, learn.metadata = arch, fusion if meta is not None else None, meta is not None
+    learn.arch, learn.fusion, learn.metadata = arch, fusion if model.meta is not None else None, model.meta is not None
     return learn

@@ -350,8 +350,8 @@ class LTDataLoaders(DataLoaders):
         return x
 
     @classmethod
-    def _array_tfms(cls, **kwargs) -> list:
-        "Default batch transforms of `from_arrays` (a modality may add its own)"
+    def _array_tfms(cls, x) -> list:
+        "Default batch transforms of `from_arrays` for the first input `x` (a modality may add its own)"
         return []
 
     @classmethod
@@ -371,7 +371,7 @@ class LTDataLoaders(DataLoaders):
                     **kwargs              # passed to `in_memory_dls` (val_bs, wgts, epoch_len...) and the modality's transforms
                    ):
         "Loaders over in-memory arrays, each batch built by one indexing operation (`InMemoryDL`)"
-        tfm_kw = {k: kwargs.pop(k) for k in list(kwargs) if k in inspect.signature(cls._array_tfms).parameters}
+        tfm_kw = {k: kwargs.pop(k) for k in list(kwargs) if k != 'x' and k in inspect.signature(cls._array_tfms).parameters}
         def _xs(x, where):
             xs = list(x) if isinstance(x, tuple) else [x]
             xs[0] = cls._check_x(_as_tensor(xs[0], where), where)
@@ -386,10 +386,32 @@ class LTDataLoaders(DataLoaders):
             ya = _to_numpy(y)
             x, x_valid, y, y_valid = take(x, trn), take(x, val), ya[trn], ya[val]
         else: x_valid = _xs(x_valid, 'validation inputs')
-        tfms = cls._array_tfms(**tfm_kw) + list(L(after_batch))
+        tfms = cls._array_tfms(x[0] if isinstance(x, tuple) else x, **tfm_kw) + list(L(after_batch))
         dls = in_memory_dls(x, y, x_valid, y_valid, bs=bs, sampler=sampler, vocab=vocab, n_classes=n_classes,
                             device=device, after_batch=tfms or None, dls_type=cls, **kwargs)
         return dls
+
+    def test_dl(self,
+                test_items,           # new items: file names (str or Path), DataFrame rows, arrays...
+                rm_type_tfms=None,    # see fastai's `test_dl`
+                with_labels:bool=False, # the items carry labels
+                **kwargs):
+        "fastai's `test_dl`, also taking file names as `str` or `Path` whichever the loaders were built from"
+        if isinstance(self.valid, InMemoryDL) and not isinstance(test_items, TensorDataset):
+            # new arrays get the modality's own checks and types (e.g. waveforms become `TensorAudio`), as in `from_arrays`
+            cols = _stack_items(test_items, self.valid.n_inp)
+            return super().test_dl((type(self)._check_x(_as_tensor(cols[0], 'test input 0'), 'test items'), *cols[1:]),
+                                   rm_type_tfms=rm_type_tfms, with_labels=with_labels, **kwargs)
+        items = list(test_items) if isinstance(test_items, (list, tuple, L)) else test_items
+        if (isinstance(self.valid_ds, Datasets) and rm_type_tfms is None and isinstance(items, list) and items
+                and isinstance(items[0], (str, Path))):
+            tl = self.valid_ds.tls[0]
+            for conv in (str, Path):   # fastai matches the item's type against the pipeline's (a str is not a Path)
+                try: tl.infer_idx(conv(items[0]))
+                except AssertionError: continue
+                items = [conv(o) if isinstance(o, (str, Path)) else o for o in items]
+                break
+        return super().test_dl(items, rm_type_tfms=rm_type_tfms, with_labels=with_labels, **kwargs)
 
     @classmethod
     def from_dblock(cls,

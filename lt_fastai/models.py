@@ -796,7 +796,10 @@ class FusionModel(nn.Module):
         fm = self.meta(*self.meta.split_inputs(meta)) if hasattr(self.meta, 'split_inputs') else self.meta(*meta)
         return torch.cat([f, fm], 1) if self.fuse is None else self.fuse(f, fm)
 
-    def forward(self, x:Tensor, *meta) -> Tensor: return self.head(self.drop(self.features(x, *meta)))
+    def forward(self, x:Tensor, *meta) -> Tensor:
+        # plain tensors inside: fastai's typed tensors (a spectrogram, metadata) refuse to be concatenated together
+        x, *meta = [o.as_subclass(Tensor) if isinstance(o, Tensor) else o for o in (x, *meta)]
+        return self.head(self.drop(self.features(x, *meta)))
 
 # %% ../nbs/03_models.ipynb #06982e12
 def fusion_splitter(model:nn.Module    # a `FusionModel` (or any module with a `backbone` attribute)

@@ -1,4 +1,4 @@
-"""Long-tailed image classification: strict image DataBlocks from folders and DataFrames (single- and multi-label, full-resolution wide images or crops), CBAM attention inserted after chosen stages of any timm model, pretrained weights from the hub, the cache or a local file, and `lt_vision_learner` with every long-tail recipe.
+"""Long-tailed image classification: strict image DataBlocks from folders, DataFrames and arrays (single- and multi-label, full-resolution wide images or crops), and `lt_vision_learner` — a timm backbone, pretrained or not, with CBAM and metadata if wanted — with every long-tail recipe.
 
 Docs: https://lt-fastai.github.io/lt_fastai/vision.html.md"""
 
@@ -11,20 +11,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
-import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
-import timm
 from fastcore.basics import ifnone
 from fastcore.meta import delegates
 from fastai.data.block import DataBlock, TransformBlock, CategoryBlock, MultiCategoryBlock
 from fastai.data.transforms import (IntToFloatTensor, ColReader, ColSplitter, GrandparentSplitter, parent_label,
-                                    get_image_files, Normalize, get_c)
+                                    get_image_files, get_c)
 from fastai.data.core import DataLoaders
 from fastai.vision.core import PILImage, PILImageBW
 from fastai.vision.augment import Resize, RandomCrop, CropPad
 from fastai.learner import Learner
-from .data import StratifiedSplitter, MultilabelSplitter   # (importing lt_fastai.data adds DataBlock.lt_dataloaders)
+from .core import encode_labels
+from .data import StratifiedSplitter, MultilabelSplitter, LTDataLoaders, ColOrItem
+from .models import lt_timm_model, lt_model, fusion_splitter, _needs_img_size
 from .learner import lt_learner
 
 # %% auto #0
@@ -230,16 +229,30 @@ def _df_labels(df, label_col, label_delim):
 def _check_split_args(valid_pct, seed):
     if not 0 < valid_pct < 1: raise ValueError(f"valid_pct must lie in (0, 1), got {valid_pct}")
 
-class LTImageDataLoaders:
-    "Long-tail image `DataLoaders` (built with `DataBlock.lt_dataloaders`) from a folder tree or a DataFrame"
-    @staticmethod
-    def _make(source, files, dblock_kw, check_files, mode, convert, size, crop, sampler, bs, **kwargs):
+def _check_classes(labels, where):
+    "At least two classes: one class (or images straight under the root) trains a model with nothing to learn"
+    found = sorted(set(labels))
+    if len(found) < 2:
+        raise ValueError(f"{where}: found {len(found)} class{'es' if len(found) != 1 else ''} {found}; a classifier needs "
+                         "at least two (put the images in one sub-folder per class)")
+
+class LTImageDataLoaders(LTDataLoaders):
+    "Long-tail image loaders from a folder tree, a DataFrame or arrays; the training loader can re-sample by class"
+    _x_rank, _x_dims, _x_what = 3, ('channels', 'height', 'width'), 'images'
+
+    @classmethod
+    def _check_x(cls, x, where):
+        x = super()._check_x(x, where)
+        return x.float() / 255. if x.dtype == torch.uint8 else x    # 8-bit images to [0, 1], as fastai's IntToFloatTensor
+
+    @classmethod
+    def _make(cls, source, files, dblock_kw, check_files, mode, convert, size, crop, sampler, bs, **kwargs):
         full = size is None and crop is None
         if check_files:
             sz = check_image_files(files, mode, convert, same_size=full, min_size=crop if crop is not None else None)
             if full: dblock_kw['full_size'] = tuple(sz[0])
         dblock = lt_image_datablock(mode=mode, convert=convert, size=size, crop=crop, **dblock_kw)
-        return dblock.lt_dataloaders(source, sampler=sampler, bs=bs, **kwargs)
+        return cls.from_dblock(dblock, source, sampler=sampler, bs=bs, **kwargs)
 
     @classmethod
     @delegates(lt_image_datablock, but=['get_items', 'get_x', 'get_y', 'splitter', 'multilabel', 'encoded', 'full_size'])
@@ -256,7 +269,7 @@ class LTImageDataLoaders:
                     bs:int=64,            # batch size
                     item_tfms=None, batch_tfms=None,
                     **kwargs              # passed to `lt_dataloaders` (val_bs, device, num_workers...) and the DataBlock
-                   ) -> DataLoaders:
+                   ) -> LTImageDataLoaders:
         "Single-label image loaders from `path/<class>/*` (split by `train`/`valid` folders or stratified by `valid_pct`)"
         path = Path(path)
         if not path.is_dir(): raise FileNotFoundError(f"image folder not found: {path}")
@@ -267,11 +280,13 @@ class LTImageDataLoaders:
                     raise ValueError(f"no image files under {path / sub}: put the images in {path / train} and "
                                      f"{path / valid} (one sub-folder per class), or split them with `valid_pct=`")
             files = get_image_files(path, folders=[train, valid])
+            _check_classes([parent_label(f) for f in files if f.parent.parent.name == train], f"{path / train}")
             splitter = GrandparentSplitter(train_name=train, valid_name=valid)
         else:
             _check_split_args(valid_pct, seed)
             files = get_image_files(path)
             if not files: raise ValueError(f"no image files under {path}")
+            _check_classes([parent_label(f) for f in files], f"{path}")
             splitter = StratifiedSplitter(valid_pct=valid_pct, seed=seed, get_y=parent_label)
         db_kw.update(get_y=parent_label, splitter=splitter, vocab=vocab, item_tfms=item_tfms, batch_tfms=batch_tfms)
         return cls._make(files, files, db_kw, check_files, mode, convert, size, crop, sampler, bs, path=path, **kwargs)
@@ -296,16 +311,17 @@ class LTImageDataLoaders:
                 bs:int=64,            # batch size
                 item_tfms=None, batch_tfms=None,
                 **kwargs              # passed to `lt_dataloaders` (val_bs, device, num_workers...) and the DataBlock
-               ) -> DataLoaders:
+               ) -> LTImageDataLoaders:
         "Single- or multi-label image loaders from a DataFrame of file names and labels"
         if not isinstance(df, pd.DataFrame): raise TypeError(f"df must be a pandas DataFrame, got {type(df).__name__}")
         if len(df) == 0: raise ValueError("the DataFrame is empty")
         df = df.reset_index(drop=True)
         y, get_y, multi, encoded, auto_vocab = _df_labels(df, label_col, label_delim)
+        if not multi: _check_classes(encode_labels(y, vocab=vocab).tolist(), f"label column {label_col!r}")
         fcol = df.columns[fn_col] if isinstance(fn_col, int) else fn_col
         if fcol not in df.columns: raise KeyError(f"file name column {fcol!r} is not in the DataFrame")
         root = Path(path) if folder is None else Path(path) / folder
-        get_x = ColReader(fcol, pref=f'{root}{"/"}', suff=suffix)
+        get_x = ColOrItem(fcol, pref=f'{root}{"/"}', suff=suffix)   # a row, or a file name (`test_dl`, `predict`)
         files = [get_x(r) for _, r in df.iterrows()]
         if valid_col is not None:
             if valid_col not in df.columns: raise KeyError(f"validation column {valid_col!r} is not in the DataFrame")
@@ -346,25 +362,32 @@ def _norm_stats(model, normalize, pretrained, n_in):
 @delegates(lt_learner)
 def lt_vision_learner(dls:DataLoaders,    # image loaders (e.g. from `LTImageDataLoaders`)
                       arch:str,           # timm architecture name
-                      recipe='ce',        # a recipe name (see `lt_fastai.learner.RECIPES`) or a `Recipe`
+                      recipe='ce',        # a recipe name (see `lt_fastai.recipes.list_recipes`) or a `Recipe`
                       pretrained=False,   # False; True (timm's hub or cache); or a weights file path / state dict
                       n_out:int=None,     # number of classes (default: `dls.c`)
                       n_in:int=None,      # number of image channels (default: read from the first training image)
+                      metadata=None,      # None: fuse the loaders' metadata inputs if any; False: ignore them; dict; module
+                      fusion:str='concat',# 'concat' or 'gated' fusion of image and metadata features
+                      p:float=0.2,        # dropout before the classifier
                       cbam_stages=None,   # stages to put CBAM after, e.g. (2, 3) for ConvNeXt's last two
                       cbam_kwargs:dict=None, # `reduction`, `kernel_size` of the CBAMs
                       match:str='name',   # match a weights file by parameter 'name' or by 'order'
                       normalize=None,     # None: the weights' statistics when pretrained; (mean, std); True; False
+                      freeze:bool=None,   # train only the head first (default: when pretrained, as fastai's `vision_learner`)
                       model_kwargs:dict=None, # passed to `timm.create_model` (drop_path_rate...)
+                      splitter=None,      # parameter groups (default: `fusion_splitter`: timm's stages, then the head)
                       **kwargs            # passed to `lt_learner` (loss_func, metrics, cbs, precision, recipe_kwargs...)
                      ) -> Learner:
-    "A `Learner` for long-tailed image classification: a timm model (pretrained, with CBAM) and a long-tail recipe"
+    "A `Learner` for long-tailed image classification: a timm backbone (pretrained, with CBAM), optional metadata, a long-tail recipe"
     n_out = ifnone(n_out, get_c(dls))
     if not n_out: raise ValueError("cannot tell the number of classes from `dls` (no `c` or `vocab`): pass `n_out`")
     n_in = ifnone(n_in, _data_channels(dls))
-    model = lt_timm_model(arch, n_out, n_in, pretrained, match, cbam_stages, cbam_kwargs, **(model_kwargs or {}))
-    stats = _norm_stats(model, normalize, pretrained, n_in)
-    if stats is not None and not dls.after_batch.fs.filter(lambda t: isinstance(t, Normalize)):
-        dls.add_tfms([Normalize.from_stats(*stats)], 'after_batch')
-    learn = lt_learner(dls, model, recipe=recipe, **kwargs)
+    img_size = tuple(dls.one_batch()[0].shape[-2:]) if _needs_img_size(arch) else None
+    backbone = lt_timm_model(arch, 0, n_in, pretrained, match, cbam_stages, cbam_kwargs, img_size=img_size,
+                             **(model_kwargs or {}))
+    stats = _norm_stats(backbone, normalize, pretrained, n_in)
+    model = lt_model(backbone, n_out, dls=dls, metadata=metadata, fusion=fusion, p=p, input_stats=stats)
+    learn = lt_learner(dls, model, recipe=recipe, splitter=ifnone(splitter, fusion_splitter), **kwargs)
+    if ifnone(freeze, pretrained not in (None, False)): learn.freeze()
     learn.arch, learn.pretrained, learn.n_in, learn.n_out, learn.normalize = arch, pretrained, n_in, n_out, stats
     return learn
