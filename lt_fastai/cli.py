@@ -6,74 +6,27 @@ Docs: https://lt-fastai.github.io/lt_fastai/cli.html.md"""
 
 # %% ../nbs/20_cli.ipynb #8da9d0b4
 from __future__ import annotations
-import warnings
-# fastai's import calls `torch.jit.script`, which this torch deprecates; the console script should not greet users
-# with that (library users see it from their own fastai import either way)
-warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)
 import argparse
 import json
+import math
 import os
+import platform
 import sys
+import tempfile
 import time
+from datetime import datetime, timezone
 from pathlib import Path
-import numpy as np
-import pandas as pd
-import torch
-import torch.nn as nn
-from fastprogress.fastprogress import progress_bar
-from fastai.torch_core import set_seed
-import fastai.callback.progress  # noqa: F401  (adds Learner.no_bar)
-from .core import long_tail_subset, shot_groups, SHOT_GROUPS
-from .data import in_memory_dls
-from .metrics import lt_metrics, per_class_report, plot_recall_vs_frequency
-from .learner import lt_learner, get_recipe, RECIPES
+from .recipes import RECIPES, list_recipes   # light: no PyTorch, so bad arguments are answered at once
 
 # %% auto #0
-__all__ = ['DEMO_RECIPES', 'TABLE_KEYS', 'digits_long_tail', 'small_cnn', 'run_demo', 'results_table', 'plot_demo', 'main']
-
-# %% ../nbs/20_cli.ipynb #cf0029c3
-def digits_long_tail(imb_ratio:float=100, # n_max / n_min of the training profile
-                     n_max:int=100,       # training images of the largest class (digit 0)
-                     n_valid:int=20,      # validation images per class (balanced)
-                     n_test:int=40,       # test images per class (balanced)
-                     seed:int=0           # seed of the split and of the subset
-                    ) -> dict:
-    "A long-tailed training set and balanced validation and test sets from scikit-learn's digits, as float tensors in [0, 1]"
-    if not 1 <= imb_ratio <= n_max:
-        raise ValueError(f"imb_ratio must lie in [1, n_max={n_max}] so that every digit keeps a training image, got {imb_ratio}")
-    from sklearn.datasets import load_digits
-    X, y = load_digits(return_X_y=True)
-    X = torch.tensor(X, dtype=torch.float32).view(-1, 1, 8, 8) / 16.
-    rng = np.random.default_rng(seed)
-    held = {c: rng.permutation(np.flatnonzero(y == c)) for c in range(10)}
-    short = [c for c, idx in held.items() if len(idx) < n_valid + n_test + n_max]
-    if short: raise ValueError(f"digit(s) {short} have too few images for n_valid + n_test + n_max = {n_valid + n_test + n_max}")
-    valid = np.concatenate([idx[:n_valid] for idx in held.values()])
-    test = np.concatenate([idx[n_valid:n_valid + n_test] for idx in held.values()])
-    rest = np.concatenate([idx[n_valid + n_test:] for idx in held.values()])
-    train = rest[long_tail_subset(y[rest], n_max=n_max, imb_ratio=imb_ratio, seed=seed)]
-    out = {k: (X[i], torch.tensor(y[i])) for k, i in (('train', train), ('valid', valid), ('test', test))}
-    out['counts'] = np.bincount(y[train], minlength=10)
-    return out
-
-# %% ../nbs/20_cli.ipynb #b69877b5
-def small_cnn(n_classes:int=10, width:int=32) -> nn.Module:
-    "A three-layer CNN with BatchNorm for small images, ending in an `nn.Linear` classifier"
-    def block(ni, nf): return [nn.Conv2d(ni, nf, 3, padding=1, bias=False), nn.BatchNorm2d(nf), nn.ReLU()]
-    return nn.Sequential(*block(1, width), *block(width, 2 * width), *block(2 * width, 2 * width),
-                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2 * width, n_classes))
+__all__ = ['DEMO_RECIPES', 'TABLE_KEYS', 'run_demo', 'results_table', 'plot_demo', 'main']
 
 # %% ../nbs/20_cli.ipynb #5b08a951
 DEMO_RECIPES = ('ce', 'focal', 'cb_focal', 'ldam_drw', 'balanced_softmax', 'logit_adjusted', 'posthoc_la', 'crt',
                 'lws', 'tau_norm', 'mislas', 'remix')
 TABLE_KEYS = ('accuracy', 'balanced_accuracy', 'macro_f1', 'many_acc', 'medium_acc', 'few_acc')
 
-def _test_logits(learn, x):
-    "The model's logits on the test tensor `x`, in eval mode"
-    learn.model.eval()
-    with torch.no_grad(): return learn.model(x.to(learn.dls.device)).float().cpu()
-
-def run_demo(recipes=DEMO_RECIPES,   # recipe names (see `lt_fastai.learner.RECIPES`)
+def run_demo(recipes=DEMO_RECIPES,   # recipe names (see `lt_fastai.recipes.list_recipes`)
              epochs:int=30,          # epochs of the main fit
              lr:float=1e-2,          # maximum learning rate of the one-cycle schedule
              bs:int=32,              # batch size
@@ -81,9 +34,21 @@ def run_demo(recipes=DEMO_RECIPES,   # recipe names (see `lt_fastai.learner.RECI
              seed:int=0,             # seed of the data split and of every recipe's training
              many:int=40, few:int=10,# shot-group thresholds (training images per class)
              stage_epochs:int=10,    # epochs of the second stages (None: each recipe's own)
-             progress:bool=True      # show a progress bar
+             progress:bool=True,     # show a progress bar
+             on_result=None          # called as on_result(name, result) after each recipe (e.g. to save as it goes)
             ) -> dict:
     "Train `small_cnn` on the long-tailed digits with each recipe; returns the test metrics and per-class recall of each"
+    import warnings
+    import numpy as np
+    from fastprogress.fastprogress import progress_bar
+    from fastai.torch_core import set_seed
+    from lt_fastai.core import shot_groups
+    from lt_fastai.metrics import lt_metrics, per_class_report
+    from lt_fastai.recipes import get_recipe
+    from lt_fastai.learner import lt_learner
+    from lt_fastai.vision import LTImageDataLoaders
+    from lt_fastai.test_utils import digits_long_tail, small_cnn, quiet
+    from lt_fastai.posthoc import valid_preds
     recipes = list(recipes)
     for r in recipes: get_recipe(r)   # unknown names fail before any training
     d = digits_long_tail(imb_ratio=imb_ratio, seed=seed)
@@ -92,17 +57,18 @@ def run_demo(recipes=DEMO_RECIPES,   # recipe names (see `lt_fastai.learner.RECI
     bar = progress_bar(recipes, leave=True) if progress else recipes
     for name in bar:
         set_seed(seed)
-        dls = in_memory_dls(*d['train'], *d['valid'], bs=bs, device='cpu')
+        dls = LTImageDataLoaders.from_arrays(*d['train'], *d['valid'], bs=bs, device='cpu')
         with warnings.catch_warnings():
             warnings.simplefilter('ignore', UserWarning)   # "training stays in float32 on the CPU" is expected here
             learn = lt_learner(dls, small_cnn(), recipe=name, many=many, few=few, precision='fp32')
         t0 = time.perf_counter()
-        with learn.no_bar(), learn.no_logging(): learn.fit_lt(epochs, lr, stage_epochs=stage_epochs)
+        with quiet(learn): learn.fit_lt(epochs, lr, stage_epochs=stage_epochs)
         secs = time.perf_counter() - t0
-        logits = _test_logits(learn, d['test'][0])
-        m = lt_metrics(logits, d['test'][1], counts=counts, many=many, few=few, ks=())
-        rep = per_class_report(logits, d['test'][1], counts=counts, many=many, few=few)
+        preds, targs = valid_preds(learn, dl=learn.dls.test_dl(d['test']))   # the test split, labels included
+        m = lt_metrics(preds, targs, counts=counts, many=many, few=few, ks=())
+        rep = per_class_report(preds, targs, counts=counts, many=many, few=few)
         results[name] = dict(metrics=m, recall=rep['recall'].tolist(), stages=learn.lt_stages, seconds=secs)
+        if on_result is not None: on_result(name, results[name])
         if progress: bar.comment = f"{name}: balanced acc {m['balanced_accuracy']:.3f}"
     return dict(config=dict(recipes=recipes, epochs=epochs, lr=lr, bs=bs, imb_ratio=imb_ratio, seed=seed,
                             many=many, few=few, stage_epochs=stage_epochs, dataset="scikit-learn digits",
@@ -110,13 +76,16 @@ def run_demo(recipes=DEMO_RECIPES,   # recipe names (see `lt_fastai.learner.RECI
                 counts=counts.tolist(), groups=shot_groups(counts, many, few).tolist(), results=results)
 
 # %% ../nbs/20_cli.ipynb #a352bd59
-def results_table(res:dict, keys=TABLE_KEYS) -> pd.DataFrame:
-    "One row per recipe of a `run_demo` result, with the metrics `keys`"
+def results_table(res:dict, keys=TABLE_KEYS):
+    "One row per recipe of a `run_demo` result, with the metrics `keys` (a DataFrame)"
+    import pandas as pd
     return pd.DataFrame({n: {k: r['metrics'][k] for k in keys} for n, r in res['results'].items()}).T
 
 def plot_demo(res:dict, cols:int=4):
     "A grid of recall-vs-frequency plots, one per recipe of a `run_demo` result"
+    import numpy as np
     import matplotlib.pyplot as plt
+    from lt_fastai.metrics import plot_recall_vs_frequency
     names = list(res['results'])
     rows = -(-len(names) // cols)
     fig, axs = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.9 * rows), sharey=True, squeeze=False)
@@ -129,7 +98,7 @@ def plot_demo(res:dict, cols:int=4):
     return fig
 
 # %% ../nbs/20_cli.ipynb #b7c97611
-def _format_table(tab:pd.DataFrame) -> str:
+def _format_table(tab) -> str:
     t = tab.rename(columns={'balanced_accuracy': 'balanced_acc', 'many_acc': 'many', 'medium_acc': 'medium', 'few_acc': 'few'})
     return t.to_string(float_format=lambda v: f"{v:.3f}")
 
@@ -138,7 +107,7 @@ def _parser():
     sub = p.add_subparsers(dest='command', required=True)
     d = sub.add_parser('demo', help="compare the CE baseline with long-tail recipes on long-tailed digits",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    d.add_argument('--recipes', default=','.join(DEMO_RECIPES), help="comma-separated recipe names")
+    d.add_argument('--recipes', default=','.join(DEMO_RECIPES), help="comma-separated single-label recipe names")
     d.add_argument('--epochs', type=int, default=30, help="epochs of the main fit")
     d.add_argument('--stage-epochs', type=int, default=10, help="epochs of the second stages (cRT, LWS, MiSLAS)")
     d.add_argument('--lr', type=float, default=1e-2, help="maximum learning rate")
@@ -151,38 +120,123 @@ def _parser():
     sub.add_parser('recipes', help="list the registered recipes")
     return p
 
-def main(argv=None) -> int:
-    "Entry point of the `lt-fastai` console script"
-    args = _parser().parse_args(argv)
-    if args.command == 'recipes':
-        for n in RECIPES:
-            r = get_recipe(n)
-            print(f"{n:18s} {'multi-label ' if r.multilabel else ''}{r.doc}")
-        return 0
-    if args.epochs < 1: raise SystemExit(f"lt-fastai demo: --epochs must be at least 1, got {args.epochs}")
-    if args.threads < 1: raise SystemExit(f"lt-fastai demo: --threads must be at least 1, got {args.threads}")
-    torch.set_num_threads(args.threads)
-    recipes = [r.strip() for r in args.recipes.split(',') if r.strip()]
+def _check_out(out:Path) -> Path:
+    "The output folder, created if needed; an error if it is a file or cannot be written"
+    if out.exists() and not out.is_dir(): raise ValueError(f"--out {out} is a file, not a folder")
+    try: out.mkdir(parents=True, exist_ok=True)
+    except OSError as e: raise ValueError(f"--out {out}: cannot create the folder ({e.strerror or e})") from None
+    try: tempfile.TemporaryFile(dir=out).close()
+    except OSError as e: raise ValueError(f"--out {out}: the folder is not writable ({e.strerror or e})") from None
+    return out
+
+def _check_demo_args(a) -> list:
+    "Every argument checked before anything is imported or trained; returns the recipe names"
+    def need(ok, msg):
+        if not ok: raise ValueError(msg)
+    need(a.epochs >= 1, f"--epochs must be at least 1, got {a.epochs}")
+    need(a.stage_epochs >= 0, f"--stage-epochs must be at least 0, got {a.stage_epochs}")
+    need(math.isfinite(a.lr) and a.lr > 0, f"--lr must be a positive number, got {a.lr}")
+    need(a.bs >= 1, f"--bs must be at least 1, got {a.bs}")
+    need(0 <= a.seed < 2**32, f"--seed must lie in [0, 2**32), got {a.seed}")
+    need(a.threads >= 1, f"--threads must be at least 1, got {a.threads}")
+    need(math.isfinite(a.imb_ratio) and 1 <= a.imb_ratio <= 100, f"--imb-ratio must lie in [1, 100], got {a.imb_ratio:g}")
+    recipes = [r.strip() for r in a.recipes.split(',') if r.strip()]
+    need(recipes, f"--recipes names no recipe (got {a.recipes!r}); e.g. --recipes ce,balanced_softmax")
+    for r in recipes:
+        if r not in RECIPES:
+            from difflib import get_close_matches
+            close = get_close_matches(r, list(RECIPES), n=2)
+            raise ValueError(f"unknown recipe {r!r}" + (f" (did you mean {' or '.join(close)}?)" if close else '')
+                             + "; see `lt-fastai recipes`")
+        need(not RECIPES[r].multilabel, f"recipe {r!r} is multi-label, but the demo's digits are single-label; "
+                                        f"single-label recipes: {', '.join(list_recipes(multilabel=False))}")
+    dup = sorted({r for r in recipes if recipes.count(r) > 1})
+    need(not dup, f"--recipes names {', '.join(dup)} more than once")
+    return recipes
+
+def _write_atomic(path:Path, data:bytes):
+    "Write `data` to `path` through a temporary file in the same folder and a rename: never half a file"
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
     try:
-        for r in recipes: get_recipe(r)
-        if not 1 <= args.imb_ratio <= 100: raise ValueError(f"--imb-ratio must lie in [1, 100], got {args.imb_ratio:g}")
-    except ValueError as e: raise SystemExit(f"lt-fastai demo: {e}")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+        with os.fdopen(fd, 'wb') as f: f.write(data); f.flush(); os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+def _versions() -> dict:
+    from importlib.metadata import version, PackageNotFoundError
+    out = dict(python=platform.python_version(), platform=platform.platform())
+    for p in ('lt_fastai', 'torch', 'fastai', 'timm', 'numpy', 'scikit-learn'):
+        try: out[p] = version(p)
+        except PackageNotFoundError: out[p] = None
+    return out
+
+def _set_aside(out:Path, names) -> list:
+    "Rename an earlier run's files `x.ext` to `x.previous.ext`, so they cannot pass for this run's"
+    moved = []
+    for n in names:
+        f = out / n
+        if f.exists():
+            f.replace(out / f'{f.stem}.previous{f.suffix}'); moved.append(n)
+    return moved
+
+def _demo(a, recipes, out, argv) -> int:
+    moved = _set_aside(out, ('results.json', 'recall_vs_frequency.png'))
+    if moved: print(f"(an earlier run's {' and '.join(moved)} in {out} renamed to *.previous.*)", file=sys.stderr)
+    run = dict(command=' '.join(['lt-fastai', *argv]), arguments=vars(a) | dict(recipes=recipes), seed=a.seed, versions=_versions(),
+               started=datetime.now(timezone.utc).isoformat(timespec='seconds'))
+    res = dict(status='running', run=run, results={})
+    def save(): _write_atomic(out / 'results.json', json.dumps(res, indent=1, default=float).encode())
+    def on_result(name, r): res['results'][name] = r; save()
+    save()
+    import warnings
+    warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)
+    import torch
+    torch.set_num_threads(a.threads)
     t0 = time.perf_counter()
-    res = run_demo(recipes, epochs=args.epochs, lr=args.lr, bs=args.bs, imb_ratio=args.imb_ratio, seed=args.seed,
-                   stage_epochs=args.stage_epochs, progress=True)
-    res['seconds'] = time.perf_counter() - t0
-    print(f"\nLong-tailed digits (imbalance ratio {args.imb_ratio:g}, training counts {res['counts']}); "
+    try:
+        demo = run_demo(recipes, epochs=a.epochs, lr=a.lr, bs=a.bs, imb_ratio=a.imb_ratio, seed=a.seed,
+                        stage_epochs=a.stage_epochs, progress=True, on_result=on_result)
+    except KeyboardInterrupt:
+        res.update(status='interrupted', finished=datetime.now(timezone.utc).isoformat(timespec='seconds')); save()
+        print(f"\nlt-fastai demo: interrupted; {out / 'results.json'} holds the {len(res['results'])} finished recipe(s) "
+              "and says status 'interrupted'", file=sys.stderr)
+        return 130
+    except Exception as e:
+        res.update(status='failed', error=f"{type(e).__name__}: {e}"); save()
+        raise
+    res.update(demo, status='complete', run=run, seconds=time.perf_counter() - t0,
+               finished=datetime.now(timezone.utc).isoformat(timespec='seconds'))
+    print(f"\nLong-tailed digits (imbalance ratio {a.imb_ratio:g}, training counts {res['counts']}); "
           f"test set balanced, 40 per class. Shot groups: many > {res['config']['many']}, few < {res['config']['few']} images.\n")
     print(_format_table(results_table(res)))
-    (out / 'results.json').write_text(json.dumps(res, indent=1, default=float))
-    msg = f"\nWrote {out / 'results.json'}"
-    if not args.no_plot:
+    msg = ''
+    if not a.no_plot:
+        import io
+        import matplotlib
+        matplotlib.use('Agg')
         import matplotlib.pyplot as plt
-        fig = plot_demo(res)
-        fig.savefig(out / 'recall_vs_frequency.png', dpi=110)
-        plt.close(fig)
-        msg += f" and {out / 'recall_vs_frequency.png'}"
-    print(f"{msg} ({res['seconds']:.0f} s)")
+        fig, buf = plot_demo(res), io.BytesIO()
+        fig.savefig(buf, dpi=110, format='png'); plt.close(fig)
+        _write_atomic(out / 'recall_vs_frequency.png', buf.getvalue())
+        msg = f" and {out / 'recall_vs_frequency.png'}"
+    save()
+    print(f"\nWrote {out / 'results.json'}{msg} ({res['seconds']:.0f} s)")
     return 0
+
+def main(argv=None) -> int:
+    "Entry point of the `lt-fastai` console script"
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = _parser().parse_args(argv)
+    if args.command == 'recipes':
+        for n, r in RECIPES.items(): print(f"{n:18s} {'multi-label ' if r.multilabel else ''}{r.doc}")
+        return 0
+    try: recipes, out = _check_demo_args(args), _check_out(Path(args.out))
+    except ValueError as e:                      # a bad argument: one line, before anything is imported or trained
+        print(f"lt-fastai demo: {e}", file=sys.stderr)
+        return 2
+    try: return _demo(args, recipes, out, argv)
+    except (ValueError, TypeError) as e:         # found with the data (e.g. a batch larger than the training set)
+        print(f"lt-fastai demo: {e}", file=sys.stderr)
+        return 1

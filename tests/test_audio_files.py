@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')
-from lt_fastai.audio import (read_audio, load_audio, AudioReader, SpecReader, load_spec_dict, audio_dataloaders,
+from lt_fastai.audio import (read_audio, load_audio, AudioReader, SpecReader, load_spec_dict, LTAudioDataLoaders,
                              MelSpectrogram)
 
 SR = 8000
@@ -76,31 +76,35 @@ def test_bad_file_in_loader_names_it(tmp_path, good):
     bad = tmp_path / 'bad.wav'
     bad.write_bytes(b'RIFF' + b'\x00' * 100)
     fns = fns[:5] + [str(bad)] + fns[6:]
-    dls = audio_dataloaders(fns, labels, sr=SR, duration=0.1, bs=4, device='cpu', seed=0,
-                            splitter=lambda items: (list(range(8)), list(range(8, 12))),
-                            mel=MelSpectrogram(sr=SR, n_fft=128, n_mels=16), normalize=False)
+    df = pd.DataFrame(dict(fname=fns, label=labels))
+    dls = LTAudioDataLoaders.from_df(df, sr=SR, duration=0.1, bs=4, device='cpu', seed=0,
+                                     splitter=lambda items: (list(range(8)), list(range(8, 12))),
+                                     mel=MelSpectrogram(sr=SR, n_fft=128, n_mels=16), normalize=False)
     with pytest.raises(ValueError, match=r"bad\.wav"): [b for b in dls.train.new(shuffle=False)]
 
-def test_metadata_length_mismatch(good):
+def _loaders(fns, labels, meta=None, **kwargs):
+    df = pd.concat([pd.DataFrame(dict(fname=fns, label=labels)), meta], axis=1) if meta is not None else pd.DataFrame(dict(fname=fns, label=labels))
+    return LTAudioDataLoaders.from_df(df, sr=SR, duration=0.1, bs=4, device='cpu',
+                                      splitter=lambda items: (list(range(8)), list(range(8, 12))),
+                                      mel=MelSpectrogram(sr=SR, n_fft=128, n_mels=16), normalize=False, **kwargs)
+
+def test_metadata_columns_and_test_items(good):
     fns, labels = good
     meta = pd.DataFrame(dict(site=['x', 'y'] * 6, snr=np.arange(12.)))
-    with pytest.raises(ValueError, match="metadata has 11 rows for 12 items"):
-        audio_dataloaders(fns, labels, meta.iloc[:-1], sr=SR, duration=0.1)
-    with pytest.raises(ValueError, match="metadata has 13 rows for 12 items"):
-        audio_dataloaders(fns, labels, pd.concat([meta, meta.iloc[:1]]), sr=SR, duration=0.1)
-    with pytest.raises(ValueError, match="got 11 labels for 12 items"):
-        audio_dataloaders(fns, labels[:-1], meta, sr=SR, duration=0.1)
     with pytest.raises(KeyError, match=r"column\(s\) \['depth'\] not found"):
-        audio_dataloaders(fns, labels, meta, cont_names=['snr', 'depth'], sr=SR, duration=0.1)
+        _loaders(fns, labels, meta, cont_names=['snr', 'depth'])
+    with pytest.raises(ValueError, match=r"missing \(None or NaN\) at position\(s\) \[3\]"):
+        _loaders(fns, labels[:3] + [None] + labels[4:], meta)
+    dls = _loaders(fns, labels, meta, cat_names=['site'], cont_names=['snr'])
+    with pytest.raises(ValueError, match="metadata has 11 rows for 12 items"): dls.test_dl(fns, metadata=meta.iloc[:-1])
+    assert len(dls.test_dl(fns[:4], metadata=meta.iloc[:4]).one_batch()) == 3
 
 def test_metadata_nan_names_column_and_row(good):
     fns, labels = good
     meta = pd.DataFrame(dict(snr=np.arange(12.)))
     meta.loc[2, 'snr'] = np.nan
     with pytest.raises(ValueError, match=r"continuous metadata column 'snr' is nan \(row 2\)"):
-        audio_dataloaders(fns, labels, meta, cont_names=['snr'], sr=SR, duration=0.1, bs=4, device='cpu',
-                          splitter=lambda items: (list(range(8)), list(range(8, 12))),
-                          mel=MelSpectrogram(sr=SR, n_fft=128, n_mels=16), normalize=False)
+        _loaders(fns, labels, meta, cont_names=['snr'])
 
 def test_bad_spectrogram_files(tmp_path):
     bad = tmp_path / 'bad.npy'
