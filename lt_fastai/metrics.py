@@ -87,7 +87,7 @@ class StreamingConfusion:
         self.cm_t = self.rank_t = None      # torch tensors on the device of the first batch
         self.n = self.n_batches = 0         # examples and batches seen
         self.ranked = True                  # False once a batch came without scores (no top-k then)
-        self._cache = None
+        self._cache = self._mcache = None
 
     def update(self, preds, targs):
         "Add a batch: `preds` are (N, C) scores or (N,) class indices, `targs` (N,) class indices"
@@ -116,7 +116,7 @@ class StreamingConfusion:
             st = scores.gather(1, t[:, None])
             before = (scores > st) | ((scores == st) & (torch.arange(C, device=scores.device) < t[:, None]))
             self.rank_t += torch.bincount(before.sum(1), minlength=C).to(self.rank_t.device)
-        self.n += len(t); self.n_batches += 1; self._cache = None
+        self.n += len(t); self.n_batches += 1; self._cache = self._mcache = None
         return self
 
     @property
@@ -134,8 +134,13 @@ class StreamingConfusion:
         return self._cache[1]
 
     def metrics(self, counts=None, groups=None, ks=(5,), many:int=100, few:int=20) -> dict:
-        "All metrics of what was seen so far, see `metrics_from_cm`"
-        return metrics_from_cm(self.cm, counts=counts, groups=groups, rank_hist=self.rank_hist, ks=ks, many=many, few=few)
+        "All metrics of what was seen so far, see `metrics_from_cm` (computed once per state: a learner's metrics share them)"
+        key = (self.n, self.n_batches, None if counts is None else tuple(np.asarray(counts).tolist()),
+               None if groups is None else tuple(np.asarray(groups).tolist()), tuple(ks), many, few)
+        if self._mcache is None or self._mcache[0] != key:
+            self._mcache = key, metrics_from_cm(self.cm, counts=counts, groups=groups, rank_hist=self.rank_hist, ks=ks,
+                                                 many=many, few=few)
+        return dict(self._mcache[1])
 
     def report(self, counts=None, groups=None, vocab=None, many:int=100, few:int=20) -> pd.DataFrame:
         "Per-class table of what was seen so far, see `per_class_report`"
@@ -350,7 +355,7 @@ class MultiLabelStore:
 
     def reset(self):
         "Forget everything seen so far"
-        self.preds, self.targs, self.n, self.n_batches, self._cat = [], [], 0, 0, None
+        self.preds, self.targs, self.n, self.n_batches, self._cat, self._mcache = [], [], 0, 0, None, None
 
     def update(self, preds, targs):
         "Add a batch of (N, C) scores and (N, C) multi-hot targets"
@@ -361,7 +366,7 @@ class MultiLabelStore:
         _check_finite(p, 'preds', self.n)
         self.targs.append(_multi_hot(t, self.n).cpu())
         self.preds.append(p.float().cpu())
-        self.n += len(p); self.n_batches += 1; self._cat = None
+        self.n += len(p); self.n_batches += 1; self._cat = self._mcache = None
         return self
 
     @property
@@ -373,7 +378,12 @@ class MultiLabelStore:
     def metrics(self, counts=None, groups=None, thresh:float=0.5, sigmoid:bool=False, many:int=100, few:int=20) -> dict:
         "Multi-label metrics of what was seen so far, see `multilabel_lt_metrics`"
         if not self.n: raise ValueError("no predictions: the metrics of an empty set are undefined")
-        return _multilabel_metrics(*self.all, counts, groups, thresh, sigmoid, many, few)
+        th = thresh.detach().cpu().numpy() if isinstance(thresh, torch.Tensor) else np.asarray(thresh)
+        key = (self.n, self.n_batches, None if counts is None else tuple(np.asarray(counts).tolist()),
+               None if groups is None else tuple(np.asarray(groups).tolist()), tuple(th.ravel().tolist()), sigmoid, many, few)
+        if self._mcache is None or self._mcache[0] != key:   # (a learner's metrics share one computation per epoch)
+            self._mcache = key, _multilabel_metrics(*self.all, counts, groups, thresh, sigmoid, many, few)
+        return dict(self._mcache[1])
 
     def __repr__(self): return f"{type(self).__name__}(n={self.n}, batches={self.n_batches})"
 
@@ -446,9 +456,10 @@ class _SharedMetric(Metric):
     def __init__(self, key, counts=None, groups=None, many=100, few=20):
         self.key, self.counts, self.groups, self.many, self.few = key, counts, groups, many, few
         self._acc, self.train_counts_ = None, None
+        self._needs_groups = bool(re.search('many|medium|few', key))   # once, not on every batch
 
     @property
-    def needs_groups(self): return bool(re.search('many|medium|few', self.key))
+    def needs_groups(self): return self._needs_groups
 
     def reset(self):
         if self._acc is not None: self._acc.reset()
