@@ -21,6 +21,7 @@ from fastai.layers import NoneReduce
 from fastai.torch_core import find_bs
 from fastai.callback.mixup import reduce_loss
 from fastai.learner import Learner
+from fastai.losses import CrossEntropyLossFlat
 import fastai.callback.schedule  # noqa: F401  (adds Learner.fit_one_cycle)
 from .core import class_weights, dls_class_counts, _check_counts
 from .data import progressive_alpha
@@ -164,6 +165,13 @@ def cutmix(x, x1, lam:float):
     return out, lam
 
 # %% ../nbs/04_callbacks.ipynb #2d2ff1da
+def _plain_ce(lf):
+    "The loss if it is an unweighted, unsmoothed cross-entropy (fastai's `CrossEntropyLossFlat` or torch's), else None"
+    if type(lf) is CrossEntropyLossFlat and lf.axis == -1: f = lf.func
+    elif type(lf) is nn.CrossEntropyLoss: f = lf
+    else: return None
+    return f if f.weight is None and f.label_smoothing == 0 else None
+
 class _LTMixHandler(Callback):
     "Shared logic of `LTMixUp` and `LTCutMix`: which inputs to mix, how to mix the labels, Remix"
     run_valid = False
@@ -178,7 +186,9 @@ class _LTMixHandler(Callback):
 
     def before_train(self):
         self.stack_y = bool(getattr(self.learn.loss_func, 'y_int', False))
-        if self.stack_y: self.old_lf, self.learn.loss_func = self.learn.loss_func, self.lf
+        if self.stack_y:
+            self.old_lf, self.learn.loss_func = self.learn.loss_func, self.lf
+            self._ce = _plain_ce(self.old_lf)
     def after_train(self):
         if self.stack_y: self.learn.loss_func = self.old_lf
     def after_cancel_train(self): self.after_train()
@@ -187,11 +197,16 @@ class _LTMixHandler(Callback):
     def lf(self, pred, *yb):
         "Interpolate the per-item losses of the two labels (as fastai's `MixHandler`, with a per-item label weight)"
         if not self.training: return self.old_lf(pred, *yb)
+        red = getattr(self.old_lf, 'reduction', 'mean')
+        if self._ce is not None and pred.ndim == 2 and len(yb) == 1 and yb[0].ndim == 1:
+            # an unweighted cross-entropy: one log-softmax serves both labels (the same numbers as two loss calls)
+            logp = F.log_softmax(pred, -1)
+            l0, l1 = -logp.gather(1, yb[0][:, None])[:, 0], -logp.gather(1, self.yb1[0][:, None])[:, 0]
+            return reduce_loss(torch.lerp(l1, l0, self.lam_y.to(l0.dtype)), red)
         with NoneReduce(self.old_lf) as lf:
             l0, l1 = lf(pred, *yb), lf(pred, *self.yb1)
-            lam = self.lam_y.to(l0.dtype).view(-1, *[1] * (l0.ndim - 1))
-            loss = lam * l0 + (1 - lam) * l1
-        return reduce_loss(loss, getattr(self.old_lf, 'reduction', 'mean'))
+            loss = torch.lerp(l1, l0, self.lam_y.to(l0.dtype).view(-1, *[1] * (l0.ndim - 1)))
+        return reduce_loss(loss, red)
 
     def _ok(self, x): return x.is_floating_point()   # mixed by default (when `mix_inputs` is None)
 

@@ -22,7 +22,7 @@ from .data import LTDataLoaders
 
 # %% auto #0
 __all__ = ['TONE_FREQS', 'digits_long_tail', 'synthetic_signals', 'tiny_dls', 'small_cnn', 'signal_cnn', 'quiet', 'quiet_fit',
-           'write_images', 'tone', 'write_tones']
+           'snapshot', 'changed', 'write_images', 'tone', 'write_tones']
 
 # %% ../nbs/09_test_utils.ipynb #66dc807d
 def digits_long_tail(imb_ratio:float=100, # n_max / n_min of the training profile
@@ -105,6 +105,18 @@ def quiet_fit(learn:Learner,      # the learner
     "Fit `learn` without progress bar or printed metrics"
     with quiet(learn): (learn.fit_one_cycle if one_cycle else learn.fit)(n_epoch, lr, **kwargs)
     return learn
+
+def snapshot(model:nn.Module) -> dict:
+    "A copy of every tensor of `model`'s state dict (parameters and buffers), to compare with later"
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+def changed(before:dict,   # a `snapshot`
+            after,         # a later `snapshot`, or the model itself
+            keys=None      # names to compare (default: all)
+           ) -> set:
+    "Names of the tensors that differ between two snapshots"
+    after = snapshot(after) if isinstance(after, nn.Module) else after
+    return {k for k in (before if keys is None else keys) if not torch.equal(before[k], after[k])}
 
 # %% ../nbs/09_test_utils.ipynb #a0ef8d91
 def write_images(root,             # folder to write to; one sub-folder per class
