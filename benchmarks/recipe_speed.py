@@ -20,7 +20,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from dataloader_speed import make_data, make_model, time_round_robin, print_table, parse_args  # shared with that benchmark
 from lt_fastai.data import in_memory_dls
 from lt_fastai.losses import FocalLoss
-from lt_fastai.learner import lt_learner, get_recipe, RECIPES
+from lt_fastai.learner import lt_learner
+from lt_fastai.recipes import get_recipe
 
 RECIPES_TIMED = ('ce', 'sqrt_sampling', 'cb_sampling', 'focal', 'cb_focal', 'ldam_drw', 'balanced_softmax',
                  'logit_adjusted', 'remix', 'remix_drw', 'mislas')
