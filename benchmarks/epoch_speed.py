@@ -129,10 +129,12 @@ def time_rounds(runs, epochs):
 def report(title, times, bases):
     med = {k: statistics.median(v) for k, v in times.items()}
     print(f"\n{title}")
-    head = ''.join(f"{'× ' + b:>16}" for b in bases if b in med)
+    bases = [b for b in bases if b in med]
+    w = [max(16, len(b) + 4) for b in bases]
+    head = ''.join(f"{'× ' + b:>{wi}}" for b, wi in zip(bases, w))
     print(f"{'configuration':<30}{'ms/epoch':>10}{head}   spread (min-max, ms)")
     for k, m in med.items():
-        ratios = ''.join(f"{m / med[b]:>16.3f}" for b in bases if b in med)
+        ratios = ''.join(f"{m / med[b]:>{wi}.3f}" for b, wi in zip(bases, w))
         print(f"{k:<30}{1000 * m:>10.1f}{ratios}   {1000 * min(times[k]):.1f}-{1000 * max(times[k]):.1f}")
 
 def main(case='all', bss=(32, 64, 128, 256), epochs=7, threads=1):

@@ -2,6 +2,11 @@ import os, sys
 from pathlib import Path
 import pytest
 
+# Tests run in two worker processes (pytest-xdist, `addopts` in pyproject.toml), and each notebook in a subprocess of
+# its worker: one torch thread per process, because on two cores two processes with two threads each slow each other
+# down many times over, and the small test models train fastest on one thread anyway.
+for var in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'): os.environ.setdefault(var, '1')
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
