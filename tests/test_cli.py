@@ -95,7 +95,8 @@ def test_batch_larger_than_the_training_set(tmp_path):
 def test_interrupted_run_says_so(tmp_path):
     "Ctrl-C after the first recipe: results.json keeps what finished and says 'interrupted'"
     p = subprocess.Popen([str(EXE), 'demo', '--recipes', 'ce,focal,cb_focal,balanced_softmax', '--epochs', '30',
-                          '--out', str(tmp_path), '--no-plot'], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                          '--out', str(tmp_path), '--no-plot'], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))   # (a background shell ignores Ctrl-C)
     res_file, t0 = tmp_path / 'results.json', time.time()
     try:
         while time.time() - t0 < 300:
