@@ -136,12 +136,10 @@ def remix_lambda(lam,                 # (N,) mixing weight of each item i (its p
                 ):
     "Remix label weights: 0 if n_i/n_j ≥ κ and λ < τ, 1 if n_i/n_j ≤ 1/κ and 1-λ < τ, else λ"
     n = counts if isinstance(counts, torch.Tensor) else torch.as_tensor(np.asarray(counts, dtype=np.float64))
-    n = n.to(lam.device)
-    r = n[y] / n[y1]
-    out = lam.clone()
-    out[(r >= kappa) & (lam < tau)] = 0.
-    out[(r <= 1 / kappa) & ((1 - lam) < tau)] = 1.
-    return out
+    r = n.to(lam.device)[y] / n.to(lam.device)[y1]
+    # the two cases exclude each other for κ >= 1; `where` instead of masked assignment: fewer operations per batch
+    out = torch.where((r >= kappa) & (lam < tau), 0., lam)
+    return torch.where((r <= 1 / kappa) & ((1 - lam) < tau), 1., out)
 
 def _bcast(lam, x): return lam.to(x.dtype).view(-1, *[1] * (x.ndim - 1))
 
