@@ -730,7 +730,7 @@ def _n_features(backbone):
     "Size of the pooled features of `backbone` (timm's `head_hidden_size`/`num_features`, or `n_out`/`out_features`)"
     # timm: `head_hidden_size` is what a model created with num_classes=0 returns; it differs from `num_features`
     # for models with a pre-logits layer (MobileNetV3, LCNet)
-    for a in ('head_hidden_size', 'num_features', 'n_out', 'out_features'):
+    for a in ('head_hidden_size', 'num_features', 'n_features', 'n_out', 'out_features'):
         n = getattr(backbone, a, None)
         if isinstance(n, (int, np.integer)): return int(n)
     raise ValueError(f"cannot tell how many features {type(backbone).__name__} returns: pass `n_features`")
