@@ -29,11 +29,12 @@ from .core import encode_labels
 from .data import StratifiedSplitter, LTDataLoaders, ColOrItem, metadata_blocks
 from .models import lt_model, fusion_splitter
 from .learner import lt_learner
+from .signal_models import signal_backbone, signal_splitter, LoadBalanceLoss, aux_loss_modules, SIGNAL_ARCHS
 
 # %% auto #0
 __all__ = ['TensorSignal', 'as_iq', 'read_signals', 'check_signal', 'stack_signals', 'fix_signal_length', 'IndexedSignals',
            'SignalReader', 'CropPad1d', 'RandomShift', 'AmplitudeScale', 'AddNoise', 'PhaseRotation', 'NormalizeSignal',
-           'signal_augment', 'signal_datablock', 'LTSignalDataLoaders']
+           'signal_augment', 'signal_datablock', 'LTSignalDataLoaders', 'lt_signal_learner']
 
 # %% ../nbs/14_signal.ipynb #f87451ff
 class TensorSignal(TensorBase):
@@ -531,3 +532,30 @@ class _IndexLabel:
         self.labels = list(labels)
         self.pos = None if items is None else {it: i for i, it in enumerate(items)}
     def __call__(self, o): return self.labels[int(o) if self.pos is None else self.pos[str(o)]]
+
+# %% ../nbs/14_signal.ipynb #6ba95a1c
+@delegates(lt_learner)
+def lt_signal_learner(dls:DataLoaders,        # signal loaders (e.g. `LTSignalDataLoaders`), with metadata inputs or not
+                      arch='resnet1d',        # a name of `SIGNAL_ARCHS`, or an nn.Module mapping (N, C, L) to pooled features
+                      recipe='ce',            # a recipe name (see `lt_fastai.recipes.list_recipes`) or a `Recipe`
+                      metadata=None,          # None: fuse the loaders' metadata inputs if any; False: ignore them; dict; module
+                      fusion:str='concat',    # 'concat' or 'gated' fusion of signal and metadata features
+                      p:float=0.2,            # dropout before the classifier
+                      n_out:int=None,         # number of classes (default: `dls.c`)
+                      arch_kwargs:dict=None,  # passed to the architecture (width, depth, norm...)
+                      balance_weight:float=0.01, # weight of a mixture of experts' load-balancing term
+                      splitter=None,          # parameter groups (default: `signal_splitter`)
+                      cbs=None,               # extra callbacks
+                      **kwargs                # passed to `lt_learner` (loss_func, metrics, precision, recipe_kwargs...)
+                     ) -> Learner:
+    "A long-tail `Learner` for 1-D signals: a 1-D backbone, optional metadata fusion, a linear classifier, any recipe"
+    n_out = ifnone(n_out, get_c(dls))
+    if not n_out: raise ValueError("cannot tell the number of classes from `dls` (no `c` or `vocab`): pass `n_out`")
+    x = dls.one_batch()[0]
+    if x.ndim != 3: raise ValueError(f"the first input must be signals (N, channels, length), got shape {tuple(x.shape)}")
+    backbone = signal_backbone(arch, x.shape[1], **(arch_kwargs or {}))
+    model = lt_model(backbone, n_out, dls=dls, metadata=metadata, fusion=fusion, p=p)
+    aux = [LoadBalanceLoss(balance_weight)] if aux_loss_modules(backbone) else []   # a mixture of experts
+    learn = lt_learner(dls, model, recipe=recipe, splitter=ifnone(splitter, signal_splitter), cbs=aux + list(L(cbs)), **kwargs)
+    learn.arch, learn.n_in = arch, int(x.shape[1])
+    return learn
