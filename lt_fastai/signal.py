@@ -33,8 +33,8 @@ from .signal_models import signal_backbone, signal_splitter, LoadBalanceLoss, au
 
 # %% auto #0
 __all__ = ['TensorSignal', 'as_iq', 'read_signals', 'check_signal', 'stack_signals', 'fix_signal_length', 'IndexedSignals',
-           'SignalReader', 'CropPad1d', 'RandomShift', 'AmplitudeScale', 'AddNoise', 'PhaseRotation', 'NormalizeSignal',
-           'signal_augment', 'signal_datablock', 'LTSignalDataLoaders', 'lt_signal_learner']
+           'SignalReader', 'SignalBlock', 'CropPad1d', 'RandomShift', 'AmplitudeScale', 'AddNoise', 'PhaseRotation',
+           'NormalizeSignal', 'signal_augment', 'signal_datablock', 'LTSignalDataLoaders', 'lt_signal_learner']
 
 # %% ../nbs/14_signal.ipynb #f87451ff
 class TensorSignal(TensorBase):
@@ -272,6 +272,15 @@ class SignalReader(DisplayedTransform):
             return TensorSignal(torch.from_numpy(check_signal(a, 'the signal')))
         raise TypeError(f"cannot read a signal from a {type(o).__name__}: give a file name, an index or an array")
 
+def SignalBlock(key:str=None,               # array name or dataset path inside each file
+                source:IndexedSignals=None, # the file integer items index into
+                length:int=None,            # crop (random in training, centre in validation) or pad every signal to this
+                channels_last:bool=False    # files store (length, channels)
+               ) -> TransformBlock:
+    "A `TransformBlock` reading signals with `SignalReader`, cropped or padded to `length` item by item"
+    return TransformBlock(type_tfms=SignalReader(key, source, channels_last),
+                          item_tfms=[CropPad1d(length)] if length is not None else [])
+
 # %% ../nbs/14_signal.ipynb #70a753c7
 def _rand(n, lo, hi, x):
     "`n` uniform values in [lo, hi] on the device and in the float type of `x`"
@@ -403,8 +412,7 @@ def signal_datablock(get_x=None,           # item -> file, index or array (defau
                     ) -> DataBlock:
     "A DataBlock of (signal, [categorical codes], [continuous values]) -> label, read item by item"
     meta = metadata_blocks(cat_names, cont_names)
-    sb = TransformBlock(type_tfms=SignalReader(key, source, channels_last),
-                        item_tfms=[CropPad1d(length)] if length is not None else [])
+    sb = SignalBlock(key, source, length, channels_last)
     yb = MultiCategoryBlock(vocab=vocab) if multilabel else CategoryBlock(vocab=vocab)
     getters = [get_x or noop] + [noop] * len(meta) + [get_y]
     return DataBlock(blocks=(sb, *meta, yb), getters=getters, splitter=splitter, n_inp=1 + len(meta),
