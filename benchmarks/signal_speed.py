@@ -16,10 +16,13 @@ import numpy as np, torch
 from torch import nn
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')
 warnings.filterwarnings('ignore', message='lt_learner: the loaders are on the CPU')
-from fastai.callback.core import Callback
 import fastai.callback.progress  # noqa: F401
 from fastai.optimizer import OptimWrapper
 from fastai.torch_core import set_seed
+import sys
+from pathlib import Path
+sys.path.insert(0, str(Path(__file__).parent))
+from epoch_speed import FastaiRun            # times an epoch from before_epoch to after_epoch, shared with that benchmark
 from lt_fastai.core import long_tail_counts
 from lt_fastai.signal import (LTSignalDataLoaders, lt_signal_learner, signal_augment, NormalizeSignal, TensorSignal)
 
@@ -55,16 +58,6 @@ class HandLoop:
             for i in range(0, len(self.xv), self.bs): self.loss(self.model(self.norm(self.xv[i:i + self.bs])), self.yv[i:i + self.bs])
         return time.perf_counter() - t0
 
-class EpochTimer(Callback):
-    order = 1000
-    def before_epoch(self): self.t0 = time.perf_counter()
-    def after_epoch(self): self.secs = time.perf_counter() - self.t0
-
-class LTRun:
-    def __init__(self, learn): self.learn, self.timer = learn, EpochTimer(); learn.add_cb(self.timer)
-    def epoch(self):
-        with self.learn.no_bar(), self.learn.no_logging(): self.learn.fit(1, 1e-3, wd=0.)
-        return self.timer.secs
 
 def epochs(n, length, bs, rounds, arch):
     set_seed(0)
@@ -73,7 +66,7 @@ def epochs(n, length, bs, rounds, arch):
     learn = lt_signal_learner(dls, arch, recipe='ce', opt_func=partial(OptimWrapper, opt=torch.optim.Adam), precision='fp32')
     model0 = copy.deepcopy(learn.model)
     runs = {'hand-written loop': HandLoop(model0, torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(xv), torch.from_numpy(yv), bs),
-            'lt_signal_learner': LTRun(learn)}
+            'lt_signal_learner': FastaiRun(learn)}
     times = {k: [] for k in runs}
     for r in runs.values(): r.epoch()
     for _ in range(rounds):

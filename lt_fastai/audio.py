@@ -28,7 +28,7 @@ from fastai.vision.data import get_grid
 from fastai.learner import Learner
 from .core import encode_labels
 from .data import (StratifiedSplitter, LTDataLoaders, ColOrItem, TensorMeta, CatBlock, ContBlock,
-                            metadata_blocks, metadata_info)
+                            metadata_blocks, metadata_info, show_channels)
 from .models import lt_timm_model, lt_model, fusion_splitter
 from .learner import lt_learner
 
@@ -108,20 +108,10 @@ def load_audio(fn,                 # path of an audio file
 # %% ../nbs/11_audio.ipynb #bdcc779a
 class TensorAudio(TensorBase):
     "Waveforms: (channels, samples) per item, (N, channels, samples) per batch"
-    def show(self,
-             ctx=None,            # matplotlib axes to draw on (default: a new figure)
-             figsize=(4, 1.5),    # size of a new figure
-             title:str=None,      # title of the axes
-             **kwargs             # passed to `ax.plot`
-            ):
+    @delegates(show_channels)
+    def show(self, ctx=None, **kwargs):
         "Plot the waveform of each channel"
-        import matplotlib.pyplot as plt
-        ax = ctx if ctx is not None else plt.subplots(figsize=figsize)[1]
-        w = self.detach().cpu().reshape(-1, self.shape[-1])
-        for ch in w: ax.plot(ch.numpy(), lw=0.5, **kwargs)
-        if title is not None: ax.set_title(title)
-        ax.set_yticks([])
-        return ax
+        return show_channels(self, ctx, **{'lw': 0.5, **kwargs})
 
 class TensorSpec(TensorImageBase):
     "Spectrograms: (channels, mels, frames) per item, (N, channels, mels, frames) per batch; shown low frequencies down"

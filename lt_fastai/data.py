@@ -30,8 +30,8 @@ from .core import encode_labels, class_counts, dataset_labels, _check_counts, _t
 __all__ = ['SAMPLING_ALPHAS', 'stratified_split', 'StratifiedSplitter', 'multilabel_split', 'MultilabelSplitter',
            'stratified_kfold', 'class_sampling_probs', 'oversampling_factors', 'progressive_alpha', 'sampling_weights',
            'WeightedSampling', 'WeightedTfmdDL', 'TensorItems', 'InMemoryDL', 'LTDataLoaders', 'in_memory_dls',
-           'TensorMeta', 'EncodeCats', 'EncodeConts', 'CatBlock', 'ContBlock', 'metadata_info', 'metadata_blocks',
-           'ColOrItem']
+           'TensorMeta', 'show_channels', 'EncodeCats', 'EncodeConts', 'CatBlock', 'ContBlock', 'metadata_info',
+           'metadata_blocks', 'ColOrItem']
 
 # %% ../nbs/01_data.ipynb #72221b56
 def _labels_for(items, labels=None, get_y=None):
@@ -522,6 +522,21 @@ def lt_dataloaders(self:DataBlock, source, sampler=None, bs:int=64, verbose:bool
 class TensorMeta(TensorBase):
     "Tabular metadata of an item: categorical codes (integers) or continuous values (floats)"
     def show(self, ctx=None, **kwargs): return ctx   # metadata is not drawn by `show_batch`
+
+def show_channels(x,                  # one item (channels, length): a waveform, a signal
+                  ctx=None,           # matplotlib axes to draw on (default: a new figure)
+                  figsize=(4, 1.5),   # size of a new figure
+                  title:str=None,     # title of the axes
+                  lw:float=0.6,       # line width
+                  **kwargs            # passed to `ax.plot`
+                 ):
+    "Plot each channel of a 1-D item as a line (the `show` of audio waveforms and signals)"
+    import matplotlib.pyplot as plt
+    ax = ctx if ctx is not None else plt.subplots(figsize=figsize)[1]
+    for ch in x.detach().cpu().reshape(-1, x.shape[-1]): ax.plot(ch.numpy(), lw=lw, **kwargs)
+    if title is not None: ax.set_title(title)
+    ax.set_yticks([])
+    return ax
 
 def _row_values(row, names, kind):
     try: return [row[c] for c in names]

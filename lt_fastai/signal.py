@@ -26,7 +26,7 @@ from fastai.data.core import DataLoaders
 from fastai.data.transforms import ColReader, ColSplitter, get_c
 from fastai.learner import Learner
 from .core import encode_labels
-from .data import StratifiedSplitter, LTDataLoaders, ColOrItem, metadata_blocks
+from .data import StratifiedSplitter, LTDataLoaders, ColOrItem, metadata_blocks, show_channels
 from .models import lt_model, fusion_splitter
 from .learner import lt_learner
 from .signal_models import signal_backbone, signal_splitter, LoadBalanceLoss, aux_loss_modules, SIGNAL_ARCHS
@@ -39,20 +39,10 @@ __all__ = ['TensorSignal', 'as_iq', 'read_signals', 'check_signal', 'stack_signa
 # %% ../nbs/14_signal.ipynb #f87451ff
 class TensorSignal(TensorBase):
     "Signals: (channels, length) per item, (N, channels, length) per batch; I/Q captures have I and Q as channels 0 and 1"
-    def show(self,
-             ctx=None,            # matplotlib axes to draw on (default: a new figure)
-             figsize=(4, 1.5),    # size of a new figure
-             title:str=None,      # title of the axes
-             **kwargs             # passed to `ax.plot`
-            ):
+    @delegates(show_channels)
+    def show(self, ctx=None, **kwargs):
         "Plot each channel"
-        import matplotlib.pyplot as plt
-        ax = ctx if ctx is not None else plt.subplots(figsize=figsize)[1]
-        w = self.detach().cpu().reshape(-1, self.shape[-1])
-        for ch in w: ax.plot(ch.numpy(), lw=0.6, **kwargs)
-        if title is not None: ax.set_title(title)
-        ax.set_yticks([])
-        return ax
+        return show_channels(self, ctx, **kwargs)
 
 _TEXT = ('.txt', '.tsv', '.csv', '.ts_table')
 _H5 = ('.h5', '.hdf5', '.he5')
