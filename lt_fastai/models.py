@@ -721,7 +721,7 @@ class GatedFusion(nn.Module):
         self.n_out, self.last_gate = n_out, None
 
     def forward(self, fx:Tensor, fm:Tensor) -> Tensor:
-        z = torch.sigmoid(self.gate(torch.cat([fx, fm], 1)))
+        z = torch.sigmoid(self.gate(torch.cat([fx, fm], -1)))
         self.last_gate = z.detach()
         return z * torch.tanh(self.proj_x(fx)) + (1 - z) * torch.tanh(self.proj_m(fm))
 
@@ -746,14 +746,15 @@ class FusionModel(nn.Module):
                  fusion_dim:int=None,      # size of the gated features (default: the backbone's feature size)
                  p:float=0.2,              # dropout before the classifier
                  ignore_meta:bool=False,   # without `meta`: accept and ignore metadata inputs (for ablations)
-                 input_stats=None          # (mean, std) per channel: the first input is normalised inside the model
+                 input_stats=None,         # (mean, std) per channel: the first input is normalised inside the model
+                 channel_dim:int=1         # axis of the channels that `input_stats` describe (2 for video clips (N, T, C, H, W))
                 ):
         super().__init__()
         if fusion not in ('concat', 'gated'): raise ValueError(f"fusion must be 'concat' or 'gated', got {fusion!r}")
         if n_out < 1: raise ValueError(f"n_out must be at least 1, got {n_out}")
         self.backbone = backbone
         self.n_features = _n_features(backbone) if n_features is None else int(n_features)
-        self.meta, self.fusion, self.ignore_meta = meta, fusion, ignore_meta
+        self.meta, self.fusion, self.ignore_meta, self.channel_dim = meta, fusion, ignore_meta, channel_dim
         if meta is None: d, self.fuse = self.n_features, None
         else:
             n_m = _n_features(meta)
@@ -773,20 +774,21 @@ class FusionModel(nn.Module):
     lt_classifier = 'head'   # what `find_classifier` returns
 
     def normalize(self, x:Tensor) -> Tensor:
-        "The first input standardised with `input_stats` (channel axis 1), or as it is"
+        "The first input standardised with `input_stats` (on the channel axis `channel_dim`), or as it is"
         if self.input_mean is None: return x
-        if x.ndim < 2 or x.shape[1] != len(self.input_mean):
+        d = getattr(self, 'channel_dim', 1)
+        if x.ndim <= d or x.shape[d] != len(self.input_mean):
             raise ValueError(f"the first input has shape {tuple(x.shape)} but the model normalises {len(self.input_mean)} "
-                             "channels on axis 1")
-        sh = (1, -1) + (1,) * (x.ndim - 2)
+                             f"channels on axis {d}")
+        sh = (1,) * d + (-1,) + (1,) * (x.ndim - d - 1)
         return (x - self.input_mean.view(sh).to(x.dtype)) / self.input_std.view(sh).to(x.dtype)
 
     def features(self, x:Tensor, *meta) -> Tensor:
-        "The (fused) features the classifier sees"
+        "The (fused) features the classifier sees: (N, F), or (N, T, F) for a backbone with one feature vector per frame"
         f = self.backbone(self.normalize(x))
-        if f.ndim != 2 or f.shape[1] != self.n_features:
-            raise ValueError(f"the backbone must return pooled features of shape (N, {self.n_features}), got "
-                             f"{tuple(f.shape)} (create a timm backbone with num_classes=0)")
+        if f.ndim not in (2, 3) or f.shape[-1] != self.n_features:
+            raise ValueError(f"the backbone must return pooled features of shape (N, {self.n_features}) (or (N, T, "
+                             f"{self.n_features}) per frame), got {tuple(f.shape)} (create a timm backbone with num_classes=0)")
         if self.meta is None:
             if meta and not self.ignore_meta:
                 raise TypeError(f"this model has no metadata branch but got {len(meta)} extra input(s); give it `meta`, "
@@ -794,7 +796,8 @@ class FusionModel(nn.Module):
             return f
         if not meta: raise TypeError("this model fuses metadata: call it as model(x, x_cat, x_cont)")
         fm = self.meta(*self.meta.split_inputs(meta)) if hasattr(self.meta, 'split_inputs') else self.meta(*meta)
-        return torch.cat([f, fm], 1) if self.fuse is None else self.fuse(f, fm)
+        if f.ndim == 3: fm = fm[:, None].expand(-1, f.shape[1], -1)   # clip metadata, the same for every frame
+        return torch.cat([f, fm], -1) if self.fuse is None else self.fuse(f, fm)
 
     def forward(self, x:Tensor, *meta) -> Tensor:
         # plain tensors inside: fastai's typed tensors (a spectrogram, metadata) refuse to be concatenated together
@@ -839,7 +842,8 @@ def lt_model(backbone:nn.Module,    # maps the first input to pooled features, e
              fusion_dim:int=None,   # size of the gated features (default: the backbone's)
              p:float=0.2,           # dropout before the classifier
              input_stats=None,      # (mean, std) per channel of the first input, applied inside the model (pretrained weights' statistics)
-             n_features:int=None    # size of the backbone's features (default: read from the backbone)
+             n_features:int=None,   # size of the backbone's features (default: read from the backbone)
+             channel_dim:int=1      # channel axis of the first input, for `input_stats` (2 for video clips)
             ) -> FusionModel:
     "The model every modality's learner builds: backbone, optional metadata branch and fusion, linear classifier"
     meta = _meta_branch(metadata, dls, list(meta_layers), meta_p)
@@ -847,4 +851,5 @@ def lt_model(backbone:nn.Module,    # maps the first input to pooled features, e
     if meta is not None and dls is not None and n_extra == 0:
         raise ValueError("the model has a metadata branch but the loaders have a single input")
     return FusionModel(backbone, n_out, meta, fusion=fusion, fusion_dim=fusion_dim, p=p, n_features=n_features,
-                       ignore_meta=meta is None and n_extra > 0, input_stats=input_stats)
+                       ignore_meta=meta is None and n_extra > 0, input_stats=input_stats,
+                       channel_dim=channel_dim)
