@@ -65,7 +65,7 @@ def encode_labels(labels,            # ints, strings, a multi-hot matrix, or a s
                   vocab=None,        # class names, in index order; inferred (sorted) from string labels if not given
                   n_classes:int=None # number of classes for integer labels; checked if given
                  ) -> np.ndarray:
-    "Return `labels` as an int64 vector (single-label) or an (N, C) 0/1 int64 matrix (multi-label)"
+    "Return `labels` as an int64 vector (single-label), an (N, C) 0/1 int64 matrix (multi-label), or (N, T, C) (frame-level)"
     a = _to_numpy(labels)
     if a.ndim == 0: raise ValueError("labels must be a sequence, got a scalar")
     if _is_multilabel_lists(a):
@@ -84,6 +84,14 @@ def encode_labels(labels,            # ints, strings, a multi-hot matrix, or a s
             raise ValueError(f"{len(miss)} label(s) are missing (None or NaN) at position(s) {miss[:10]}"
                              f"{' ...' if len(miss) > 10 else ''}: give every item a label, or drop the unlabelled items")
     _check_no_nan(a)
+    if a.ndim == 3:  # frame-level multi-hot: (items, frames, classes)
+        if not np.isin(a, (0, 1)).all():
+            bad = np.argwhere(~np.isin(a, (0, 1)))[0]
+            raise ValueError(f"frame-level labels must hold only 0 and 1; found {a[tuple(bad)].item()!r} at item {bad[0]}, "
+                             f"frame {bad[1]}, class {bad[2]}")
+        if n_classes is not None and a.shape[2] != n_classes:
+            raise ValueError(f"frame-level labels have {a.shape[2]} classes but n_classes={n_classes}")
+        return a.astype(np.int64)
     if a.ndim == 2:  # multi-hot
         if not np.isin(a, (0, 1)).all():
             bad = np.argwhere(~np.isin(a, (0, 1)))[0]
@@ -91,7 +99,7 @@ def encode_labels(labels,            # ints, strings, a multi-hot matrix, or a s
         if n_classes is not None and a.shape[1] != n_classes:
             raise ValueError(f"multi-hot labels have {a.shape[1]} columns but n_classes={n_classes}")
         return a.astype(np.int64)
-    if a.ndim != 1: raise ValueError(f"labels must be 1-D (single-label) or 2-D multi-hot, got shape {a.shape}")
+    if a.ndim != 1: raise ValueError(f"labels must be 1-D (single-label), 2-D multi-hot or 3-D frame-level multi-hot, got shape {a.shape}")
     if a.dtype.kind in 'USO':
         if vocab is None:
             try: vocab = sorted(set(a.tolist()))
@@ -119,9 +127,9 @@ def class_counts(labels,             # ints, strings, a multi-hot matrix, or a s
                  n_classes:int=None, # number of classes (default: from `vocab`, the multi-hot width, or max label + 1)
                  vocab=None          # class names in index order, for string labels
                 ) -> np.ndarray:
-    "Number of examples of each class; for multi-label data, the number of examples carrying each label"
+    "Number of examples of each class; for multi-label data, the number of examples carrying each label (frames, for frame-level labels)"
     a = encode_labels(labels, vocab=vocab, n_classes=n_classes)
-    if a.ndim == 2: return a.sum(0)
+    if a.ndim >= 2: return a.reshape(-1, a.shape[-1]).sum(0)
     n = n_classes if n_classes is not None else (len(vocab) if vocab is not None else (int(a.max()) + 1 if len(a) else 0))
     return np.bincount(a, minlength=n).astype(np.int64)
 
@@ -158,6 +166,8 @@ def dataset_labels(ds) -> np.ndarray:
         labels = [tl[i] for i in range(len(tl))]
         if labels and isinstance(labels[0], torch.Tensor) and labels[0].ndim == 1:  # one-hot multi-label targets
             labels = torch.stack(labels)
+        elif labels and isinstance(labels[0], torch.Tensor) and labels[0].ndim == 2:
+            labels = torch.cat(labels).long()   # frame-level targets (frames, C) of every item: one row per frame
         else: labels = torch.as_tensor(np.asarray([int(o) for o in labels]), dtype=torch.long)
     if labels is None and hasattr(ds, 'tensors'): labels = ds.tensors[-1]
     if labels is None and isinstance(ds, (list, tuple)) and len(ds) and isinstance(ds[0], (list, tuple)):

@@ -291,7 +291,7 @@ class InMemoryDL(WeightedSampling, DataLoader):
         if self.n_classes is not None: return self.n_classes
         if self.vocab is not None: return len(self.vocab)
         y = self.dataset.tensors[-1]
-        return y.shape[1] if y.ndim == 2 else (int(y.max()) + 1 if len(y) else None)
+        return y.shape[-1] if y.ndim >= 2 else (int(y.max()) + 1 if len(y) else None)
 
     def create_batches(self, samps):
         idxs = torch.as_tensor(np.fromiter(samps, dtype=np.int64))
@@ -311,7 +311,7 @@ class InMemoryDL(WeightedSampling, DataLoader):
             if len(x) != len(xs[0]): raise ValueError(f"test input {i} has {len(x)} items, input 0 has {len(xs[0])}")
         if len(cols) > self.n_inp:
             y = torch.from_numpy(encode_labels(cols[-1], vocab=self.vocab, n_classes=self.c if self.vocab is None else None))
-            xs.append(y.float() if y.ndim == 2 else y)
+            xs.append(y.float() if y.ndim >= 2 else y)
         return TensorItems(*xs)
 
     def new(self, dataset=None, cls=None, **kwargs):
@@ -380,7 +380,9 @@ class LTDataLoaders(DataLoaders):
         if (x_valid is None) != (y_valid is None): raise ValueError("give both x_valid and y_valid, or neither")
         if x_valid is None:
             yy = encode_labels(y, vocab=vocab)
-            trn, val = (multilabel_split if yy.ndim == 2 else stratified_split)(y, valid_pct=valid_pct, seed=seed)
+            # frame-level labels (N, T, C) are split on the classes each clip contains
+            trn, val = (multilabel_split(yy.max(1) if yy.ndim == 3 else yy, valid_pct=valid_pct, seed=seed) if yy.ndim >= 2
+                        else stratified_split(y, valid_pct=valid_pct, seed=seed))
             if not len(val): raise ValueError(f"valid_pct={valid_pct} leaves no item for validation")
             take = lambda a, i: tuple(o[i] for o in a) if isinstance(a, tuple) else a[i]
             ya = _to_numpy(y)
@@ -452,7 +454,7 @@ def _n_classes_of(ys, n_classes, vocab):
             raise ValueError(f"n_classes must be a positive int, got {n_classes!r}")
         return int(n_classes)
     enc = [encode_labels(y) for y in ys]
-    if enc[0].ndim == 2: return enc[0].shape[1]
+    if enc[0].ndim >= 2: return enc[0].shape[-1]
     return int(max(int(e.max()) if len(e) else -1 for e in enc)) + 1
 
 def in_memory_dls(x_train,            # training inputs: an array/tensor, or a tuple of them for several inputs
@@ -476,9 +478,9 @@ def in_memory_dls(x_train,            # training inputs: an array/tensor, or a t
         xs = x if isinstance(x, (tuple, list)) else (x,)
         xs = [_as_tensor(o, f"{split} input {i}") for i, o in enumerate(xs)]
         yt = encode_labels(y, vocab=vocab, n_classes=n if vocab is None else None)
-        if yt.ndim == 2 and yt.shape[1] != n: raise ValueError(f"{split} labels have {yt.shape[1]} columns, not {n}")
+        if yt.ndim >= 2 and yt.shape[-1] != n: raise ValueError(f"{split} labels have {yt.shape[-1]} columns, not {n}")
         yt = torch.from_numpy(yt)
-        yt = yt.float() if yt.ndim == 2 else yt
+        yt = yt.float() if yt.ndim >= 2 else yt   # multi-hot (N, C) or frame-level (N, T, C) targets
         for i, o in enumerate(xs):
             if len(o) != len(yt): raise ValueError(f"{split} input {i} has {len(o)} items but there are {len(yt)} labels")
         return TensorItems(*xs, yt)

@@ -101,13 +101,13 @@ def lt_learner(dls:DataLoaders,      # training and validation loaders
     if not isinstance(dls, DataLoaders): raise TypeError(f"dls must be fastai DataLoaders, got {type(dls).__name__}")
     _check_train_batches(dls)
     labels = dataset_labels(dls.train_ds)   # read once: for fastai Datasets this runs the target pipeline over every item
-    multi = labels.ndim == 2
+    multi = labels.ndim >= 2   # multi-hot (N, C), or frame-level targets: one row per frame
     if multi != r.multilabel:
         kind = 'multi-label (multi-hot)' if multi else 'single-label (class index)'
         raise ValueError(f"recipe {r.name!r} is for {'multi-label' if r.multilabel else 'single-label'} data, but the "
                          f"training targets of `dls` are {kind}; {'multi' if multi else 'single'}-label recipes: "
                          f"{list_recipes(multilabel=multi)}")
-    n_out = labels.shape[1] if multi else getattr(dls, 'c', None)
+    n_out = labels.shape[-1] if multi else getattr(dls, 'c', None)
     if not isinstance(n_out, (int, np.integer)): n_out = int(labels.max()) + 1 if len(labels) else 0
     if not multi and n_out < 2:
         names = getattr(dls, 'vocab', None)

@@ -19,7 +19,8 @@ from .core import SHOT_GROUPS, shot_groups, class_counts, dls_class_counts
 __all__ = ['LT_METRIC_KEYS', 'MULTILABEL_METRIC_KEYS', 'StreamingConfusion', 'recall_per_class', 'precision_per_class',
            'f1_per_class', 'metrics_from_cm', 'confusion_counts', 'lt_metrics', 'per_class_report',
            'plot_recall_vs_frequency', 'average_precision_per_class', 'MultiLabelStore', 'multilabel_lt_metrics',
-           'LTMetric', 'MultiLabelLTMetric', 'lt_metric_list', 'multilabel_metric_list']
+           'frame_onsets', 'event_f1', 'LTMetric', 'MultiLabelLTMetric', 'lt_metric_list', 'multilabel_metric_list',
+           'frame_metric_list']
 
 # %% ../nbs/05_metrics.ipynb #381a6c17
 def _tensor(x, what='input'):
@@ -356,10 +357,17 @@ class MultiLabelStore:
     def reset(self):
         "Forget everything seen so far"
         self.preds, self.targs, self.n, self.n_batches, self._cat, self._mcache = [], [], 0, 0, None, None
+        self.n_frames = None   # frames per clip, when the batches are frame-level (N, T, C)
 
     def update(self, preds, targs):
-        "Add a batch of (N, C) scores and (N, C) multi-hot targets"
+        "Add a batch of (N, C) scores and (N, C) multi-hot targets, or frame-level (N, T, C) ones (kept as N·T frames)"
         p, t = _tensor(preds, 'preds'), _tensor(targs, 'targets')
+        if p.ndim == 3 or t.ndim == 3:
+            if p.shape != t.shape: raise ValueError(f"frame-level preds {tuple(p.shape)} and targets {tuple(t.shape)} differ in shape")
+            if self.n and self.n_frames != p.shape[1]:
+                raise ValueError(f"clips have {p.shape[1]} frames but earlier batches had {self.n_frames}")
+            self.n_frames = p.shape[1]
+            p, t = p.reshape(-1, p.shape[-1]), t.reshape(-1, t.shape[-1])
         _check_pair(p, t, single=False)
         if self.preds and p.shape[1] != self.preds[0].shape[1]:
             raise ValueError(f"preds have {p.shape[1]} columns but earlier batches had {self.preds[0].shape[1]}")
@@ -374,6 +382,12 @@ class MultiLabelStore:
         "All (scores, targets) so far, concatenated"
         if self._cat is None: self._cat = torch.cat(self.preds), torch.cat(self.targs)
         return self._cat
+
+    def clips(self):
+        "All frame-level (scores, targets) so far as (N, T, C) clips"
+        if self.n_frames is None: raise ValueError("the predictions are not frame-level: no clips to read events from")
+        p, t = self.all
+        return p.view(-1, self.n_frames, p.shape[-1]), t.view(-1, self.n_frames, t.shape[-1])
 
     def metrics(self, counts=None, groups=None, thresh:float=0.5, sigmoid:bool=False, many:int=100, few:int=20) -> dict:
         "Multi-label metrics of what was seen so far, see `multilabel_lt_metrics`"
@@ -419,6 +433,55 @@ def multilabel_lt_metrics(preds,              # (N, C) probabilities, or logits 
                          ) -> dict:
     "mAP (over labels with a validation positive), macro and micro F1 at `thresh`, and mAP per shot group"
     return MultiLabelStore().update(preds, targs).metrics(counts, groups, thresh, sigmoid, many, few)
+
+# %% ../nbs/05_metrics.ipynb #6b56f5be
+def frame_onsets(active,       # (..., T, C) 0/1 activity per frame
+                ) -> np.ndarray:
+    "The onsets of `active`: rows (clip, frame, class) where a class is on and was off on the previous frame (or the clip starts)"
+    a = np.asarray(active, dtype=bool)
+    if a.ndim == 2: a = a[None]
+    if a.ndim != 3: raise ValueError(f"frame activity must be (T, C) or (N, T, C), got shape {a.shape}")
+    on = a.copy(); on[:, 1:] &= ~a[:, :-1]
+    return np.argwhere(on)
+
+def _by_clip_class(onsets):
+    "Onset frames of each (clip, class), in time order (`np.argwhere` lists them sorted)"
+    out = {}
+    for n, f, c in onsets.tolist(): out.setdefault((n, c), []).append(f)
+    return out
+
+def _match_onsets(ref, est, tol):
+    "Number of one-to-one matches between sorted onset times `ref` and `est` within `tol` (greedy is optimal in 1-D)"
+    i = j = tp = 0
+    while i < len(ref) and j < len(est):
+        if abs(ref[i] - est[j]) <= tol: tp += 1; i += 1; j += 1
+        elif est[j] < ref[i]: j += 1
+        else: i += 1
+    return tp
+
+def event_f1(preds,               # (N, T, C) frame probabilities, or logits with `sigmoid=True`
+             targs,               # (N, T, C) frame-level multi-hot targets
+             fps:float,           # frames per second of the clips' frames (the video's rate divided by the sampling stride)
+             onset_tol:float=0.05,# an onset is found when predicted within this many seconds of the true one
+             thresh=0.5,          # one threshold or one per class
+             sigmoid:bool=False   # apply a sigmoid to `preds` first
+            ) -> dict:
+    "Event-level precision, recall and F1: predicted onsets matched to true onsets of the same class and clip"
+    p, t = _tensor(preds, 'preds').float(), _tensor(targs, 'targets')
+    if p.ndim != 3 or p.shape != t.shape:
+        raise ValueError(f"event_f1 needs frame-level preds and targets of one shape (N, T, C), got {tuple(p.shape)} and {tuple(t.shape)}")
+    if not (isinstance(fps, (int, float, np.number)) and fps > 0): raise ValueError(f"fps must be a positive number, got {fps!r}")
+    if sigmoid: p = torch.sigmoid(p)
+    th = torch.as_tensor(np.asarray(thresh, dtype=np.float32))
+    hit = (p > th).numpy()
+    est, ref = frame_onsets(hit), frame_onsets(_multi_hot(t.reshape(-1, t.shape[-1])).view(t.shape).numpy())
+    ge, gr = _by_clip_class(est), _by_clip_class(ref)
+    tol = onset_tol * fps + 1e-9   # in frames
+    tp = sum(_match_onsets(gr[k], ge[k], tol) for k in gr.keys() & ge.keys())
+    n_est, n_ref = len(est), len(ref)
+    prec, rec = _ratio(tp, n_est), _ratio(tp, n_ref)
+    return dict(event_precision=float(prec), event_recall=float(rec), event_f1=float(_ratio(2 * tp, n_est + n_ref)),
+                n_events=int(n_ref), n_predicted=int(n_est))
 
 # %% ../nbs/05_metrics.ipynb #be7c5231
 _STATES = weakref.WeakKeyDictionary()    # learner -> its shared metric state (dropped with the learner)
@@ -512,23 +575,31 @@ class LTMetric(_SharedMetric):
         return self._acc.metrics(ks=(self.k,) if self.k else (), **kw)[self.key]
 
 class MultiLabelLTMetric(_SharedMetric):
-    "A multi-label metric for fastai's `Learner` ('mAP', 'macro_f1', 'micro_f1', 'mAP_many', 'mAP_medium' or 'mAP_few')"
+    "A multi-label metric for fastai's `Learner` (one of `MULTILABEL_METRIC_KEYS`, or 'event_f1' for frame-level clips)"
     _kind = 'multi'
     def __init__(self, key:str='mAP',       # one of `MULTILABEL_METRIC_KEYS`
                  counts=None,               # training examples carrying each label (default: read from `learn.dls`)
                  groups=None,               # shot group of each label, instead of `counts`
                  thresh:float=0.5,          # F1 threshold on probabilities
                  sigmoid:bool=True,         # `learn.pred` are logits: apply a sigmoid first
-                 many:int=100, few:int=20):
-        if key not in MULTILABEL_METRIC_KEYS: raise ValueError(f"unknown metric {key!r}: use one of {MULTILABEL_METRIC_KEYS}")
+                 many:int=100, few:int=20,
+                 fps:float=None,            # 'event_f1': frames per second of the clips' frames
+                 onset_tol:float=0.05):     # 'event_f1': onset tolerance in seconds
+        if key not in MULTILABEL_METRIC_KEYS + ('event_f1',):
+            raise ValueError(f"unknown metric {key!r}: use one of {MULTILABEL_METRIC_KEYS} or 'event_f1'")
+        if key == 'event_f1' and not (isinstance(fps, (int, float, np.number)) and fps > 0):
+            raise ValueError(f"the event F1 needs the clips' frame rate: give fps (a positive number), got {fps!r}")
         super().__init__(key, counts, groups, many, few)
-        self.thresh, self.sigmoid = thresh, sigmoid
+        self.thresh, self.sigmoid, self.fps, self.onset_tol = thresh, sigmoid, fps, onset_tol
 
     def _n_classes(self): return self._acc.preds[0].shape[1]
 
     @property
     def value(self):
         if self._acc is None or self._acc.n == 0: return None
+        if self.key == 'event_f1':
+            th = self.thresh.detach().cpu().numpy() if isinstance(self.thresh, torch.Tensor) else self.thresh
+            return event_f1(*self._acc.clips(), fps=self.fps, onset_tol=self.onset_tol, thresh=th, sigmoid=self.sigmoid)['event_f1']
         kw = self._groups_kw() if self.needs_groups else dict(many=self.many, few=self.few)
         return self._acc.metrics(thresh=self.thresh, sigmoid=self.sigmoid, **kw)[self.key]
 
@@ -548,3 +619,13 @@ def multilabel_metric_list(counts=None, groups=None, thresh:float=0.5, sigmoid:b
     "All multi-label metrics for `Learner(metrics=...)`, sharing one store of predictions"
     return [MultiLabelLTMetric(k, counts=counts, groups=groups, thresh=thresh, sigmoid=sigmoid, many=many, few=few)
             for k in keys]
+
+def frame_metric_list(fps:float=None,  # frames per second of the clips' frames (None: no event F1)
+                      onset_tol:float=0.05, # event F1 onset tolerance in seconds
+                      **kwargs         # passed to `multilabel_metric_list` (counts, thresh, many, few...)
+                     ) -> list:
+    "Metrics of frame-level clips: the multi-label metrics over frames, and the event F1 when `fps` is known"
+    ms = multilabel_metric_list(**kwargs)
+    if fps is None: return ms
+    kw = {k: v for k, v in kwargs.items() if k in ('thresh', 'sigmoid')}
+    return ms + [MultiLabelLTMetric('event_f1', fps=fps, onset_tol=onset_tol, **kw)]
