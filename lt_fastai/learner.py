@@ -121,7 +121,9 @@ def lt_learner(dls:DataLoaders,      # training and validation loaders
         dls = _own_train_loader(dls)
         dls.train.set_sampling(r.sampler)
     if r.head is not None: r.head(model, counts)
-    if loss_func is None: loss_func = r.build_loss(counts, len(dls.train_ds))
+    # labelled units: items, or frames for frame-level labels (their counts are frame counts)
+    n_items = int(np.prod(labels.shape[:-1])) if multi else len(dls.train_ds)
+    if loss_func is None: loss_func = r.build_loss(counts, n_items)
     if metrics is None:
         metrics = (multilabel_metric_list(counts=counts, many=many, few=few) if multi
                    else lt_metric_list(counts=counts, many=many, few=few, ks=()))

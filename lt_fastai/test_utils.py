@@ -22,7 +22,7 @@ from .data import LTDataLoaders
 
 # %% auto #0
 __all__ = ['TONE_FREQS', 'digits_long_tail', 'synthetic_signals', 'tiny_dls', 'small_cnn', 'signal_cnn', 'quiet', 'quiet_fit',
-           'snapshot', 'changed', 'write_images', 'tone', 'write_tones']
+           'snapshot', 'changed', 'write_images', 'tone', 'write_tones', 'keyboard_clip', 'write_keyboard']
 
 # %% ../nbs/09_test_utils.ipynb #66dc807d
 def digits_long_tail(imb_ratio:float=100, # n_max / n_min of the training profile
@@ -160,3 +160,62 @@ def write_tones(counts,                      # recordings of each class (at most
             sf.write(fn, tone(TONE_FREQS[c], sr, duration, seed=seed + k), sr)
             rows.append(dict(fname=str(fn), label=f'class{c}')); k += 1
     return pd.DataFrame(rows)
+
+# %% ../nbs/09_test_utils.ipynb #52bac978
+def keyboard_clip(n_frames:int=50,     # frames of the video
+                  n_keys:int=8,        # keys (classes)
+                  fps:float=25,        # frames per second
+                  rate:float=2.,       # presses per second of key 0; key k is pressed at rate·(k+1)^(-alpha)
+                  alpha:float=1.5,     # how fast the press rate falls with the key's rank
+                  key_w:int=4,         # width of a key in pixels
+                  height:int=16,       # frame height
+                  lit:float=60.,       # brightness a pressed key gains
+                  noise:float=20.,     # sensor noise (standard deviation)
+                  seed:int=0           # random seed
+                 ) -> tuple:
+    "A video (T, H, W, 3) uint8 of a keyboard whose keys light up, and its events [(onset_s, offset_s, key_name)]"
+    rng = np.random.default_rng(seed)
+    T, W = n_frames, n_keys * key_w
+    on = np.zeros((T, n_keys), bool)
+    events = []
+    for k in range(n_keys):
+        t = rng.exponential(1 / (rate * (k + 1) ** -alpha))
+        while t < T / fps:
+            d = rng.uniform(0.1, 0.5)
+            a, b = int(np.floor(t * fps)), min(int(np.ceil((t + d) * fps)), T)
+            if b > a and not on[max(a - 1, 0):b, k].any():           # presses of one key do not touch
+                on[a:b, k] = True
+                events.append((round(a / fps, 4), round(b / fps, 4), str(60 + k)))
+            t += d + rng.exponential(1 / (rate * (k + 1) ** -alpha))
+    img = np.full((T, height, W), 90.) + rng.normal(0, noise, (T, height, W))
+    img += rng.normal(0, 8, (T, 1, 1))                                     # flicker
+    img[:, :, ::key_w] -= 40                                               # the gaps between keys
+    img += lit * np.repeat(on, key_w, 1)[:, None, :] * (np.arange(height) >= height // 3)[None, :, None]
+    hand = np.clip(np.cumsum(rng.normal(0, 1.5, T)) + rng.uniform(0, W), 0, W - 1).astype(int)
+    for t in range(T): img[t, :height // 2, max(hand[t] - 3, 0):hand[t] + 3] *= 0.4   # a hand over the top of the keys
+    rgb = np.clip(img, 0, 255).astype(np.uint8)[..., None] * np.array([1, 1, 1], np.uint8)
+    return rgb, sorted(events)
+
+def write_keyboard(folder,             # folder to write the clips and their annotation files to
+                   n_clips:int=6,      # number of videos
+                   fmt:str='mkv',      # 'mkv' (lossless FFV1), 'mp4' (H.264), 'npy' (frame arrays) or 'png' (frame folders)
+                   **kwargs            # passed to `keyboard_clip` (n_frames, n_keys, fps, rate...)
+                  ) -> list:
+    "Write `n_clips` keyboard videos with a sidecar `.txt` of events each (`onset offset key` per line); returns the clip paths"
+    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    fps, seed, out = kwargs.pop('fps', 25), kwargs.pop('seed', 0), []
+    for i in range(n_clips):
+        frames, events = keyboard_clip(fps=fps, seed=seed + i, **kwargs)
+        stem = folder / f'clip{i:03d}'
+        if fmt in ('mkv', 'mp4'):
+            from .video import write_video   # the video module needs PyAV; imported only when videos are written
+            p = write_video(stem.with_suffix(f'.{fmt}'), frames, fps=fps, codec='ffv1' if fmt == 'mkv' else 'libx264',
+                            **({} if fmt == 'mkv' else dict(crf=18, gop=12)))
+        elif fmt == 'npy': p = stem.with_suffix('.npy'); np.save(p, frames)
+        elif fmt == 'png':
+            p = stem; p.mkdir(exist_ok=True)
+            for t, f in enumerate(frames): Image.fromarray(f).save(p / f'{t:05d}.png')
+        else: raise ValueError(f"fmt must be 'mkv', 'mp4', 'npy' or 'png', got {fmt!r}")
+        stem.with_suffix('.txt').write_text('# onset offset key\n' + ''.join(f'{a} {b} {k}\n' for a, b, k in events))
+        out.append(p)
+    return out
