@@ -93,6 +93,8 @@ def multilabel_split(labels,              # multi-hot matrix (N, C) or a sequenc
     if y.ndim != 2: raise ValueError("multilabel_split needs a multi-hot matrix or label lists")
     if not (0 <= valid_pct < 1 and 0 <= test_pct < 1 and 0 < valid_pct + test_pct < 1):
         raise ValueError(f"need 0 < valid_pct + test_pct < 1; got {valid_pct}, {test_pct}")
+    if y.shape[1] == 1:   # one label: a binary target, which iterative stratification refuses; stratify on it
+        return stratified_split(y[:, 0], valid_pct=valid_pct, test_pct=test_pct, seed=seed)
     idx, X = np.arange(len(y)), np.zeros((len(y), 1))
     def _cut(ix, pct, rs):
         trn, hold = next(MultilabelStratifiedShuffleSplit(n_splits=1, test_size=pct, random_state=rs).split(X[ix], y[ix]))
