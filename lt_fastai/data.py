@@ -6,7 +6,7 @@ Docs: https://lt-fastai.github.io/lt_fastai/data.html.md"""
 
 # %% ../nbs/01_data.ipynb #776903b8
 from __future__ import annotations
-import inspect
+import difflib, inspect
 import warnings
 from pathlib import Path
 import numpy as np
@@ -17,7 +17,7 @@ from fastcore.basics import patch, store_attr, ifnone
 from fastcore.meta import delegates
 from fastcore.foundation import L
 from fastai.data.load import DataLoader
-from fastai.data.core import TfmdDL, Datasets, DataLoaders
+from fastai.data.core import TfmdDL, Datasets, DataLoaders, FilteredBase
 from fastai.data.block import DataBlock, TransformBlock
 from fastai.data.transforms import ColReader
 from fastai.torch_core import default_device, find_bs, TensorBase
@@ -501,6 +501,22 @@ def in_memory_dls(x_train,            # training inputs: an array/tensor, or a t
     return ifnone(dls_type, LTDataLoaders)(dl, vdl, device=device)
 
 # %% ../nbs/01_data.ipynb #1293574f
+def _loader_params() -> set:
+    "Names fastai's loaders take (arguments and the callbacks `DataLoader` accepts as keywords)"
+    names = set(DataLoader._methods)
+    for f in (DataLoader.__init__, TfmdDL.__init__, FilteredBase.dataloaders, Datasets.dataloaders, WeightedSampling.__init__):
+        names |= {n for n, v in inspect.signature(f).parameters.items() if v.kind not in (v.VAR_KEYWORD, v.VAR_POSITIONAL)}
+    return names - {'self', 'dataset'}
+
+def _check_loader_kwargs(kwargs, known=()):
+    "fastai's loaders drop keywords they do not know; a misspelt one (`nframes=`) must not pass silently"
+    ok = _loader_params()
+    bad = [k for k in kwargs if k not in ok]
+    if bad:
+        hints = {b: difflib.get_close_matches(b, sorted(ok | set(known)), n=1) for b in bad}
+        raise TypeError(f"unknown argument(s) {bad} for the loaders" + ''.join(f"; did you mean {h[0]!r} for {b!r}?"
+                        for b, h in hints.items() if h) + " (the constructors' own arguments are in their signatures)")
+
 @patch
 @delegates(Datasets.dataloaders)
 def lt_dataloaders(self:Datasets,
@@ -511,6 +527,7 @@ def lt_dataloaders(self:Datasets,
                    bs:int=64, **kwargs) -> DataLoaders:
     "`DataLoaders` whose training loader samples by `sampler` (or `wgts`)"
     if not isinstance(bs, (int, np.integer)) or bs < 1: raise ValueError(f"bs must be a positive int, got {bs!r}")
+    _check_loader_kwargs(kwargs)
     first = dict(sampler=sampler, wgts=wgts, epoch_len=epoch_len, cap=cap)
     return self.dataloaders(bs=bs, dl_type=WeightedTfmdDL, dl_kwargs=[first] + [dict(sampler=None, wgts=None)] * (self.n_subsets - 1), **kwargs)
 
