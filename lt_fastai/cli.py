@@ -118,6 +118,24 @@ def _parser():
     d.add_argument('--out', default='lt_demo', help="folder for results.json and recall_vs_frequency.png")
     d.add_argument('--no-plot', action='store_true', help="do not write the plot")
     sub.add_parser('recipes', help="list the registered recipes")
+    sub.add_parser('list', help="recipes, architectures per modality, samplers and losses")
+    for name, hlp in (('train', "train the run a config describes, into a run folder"),
+                      ('cv', "stratified k-fold cross-validation of a config: a run folder per fold and a summary"),
+                      ('tune', "search the config's `search` space with Optuna (several workers may share a study)")):
+        s = sub.add_parser(name, help=hlp, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        s.add_argument('config', help="a YAML config file")
+        s.add_argument('overrides', nargs='*', help="dotted overrides, e.g. recipe.name=ldam_drw schedule.lr=3e-3")
+        s.add_argument('--out', default=None, help="the run folder (default: runs/<config name>[-cv|-tune])")
+        s.add_argument('--threads', type=int, default=1, help="CPU threads for torch")
+        if name == 'train': s.add_argument('--resume', action='store_true', help="continue an interrupted run from its checkpoint")
+        if name == 'cv': s.add_argument('--folds', type=int, default=5, help="number of folds")
+        if name == 'tune':
+            s.add_argument('--trials', type=int, default=20, help="trials this worker runs")
+            s.add_argument('--storage', default=None, help="Optuna storage URL shared by the workers (default: SQLite in --out)")
+            s.add_argument('--study', default='lt_fastai', help="study name")
+    s = sub.add_parser('predict', help="predict with a finished run's learner")
+    s.add_argument('run', help="a run folder written by `lt-fastai train`")
+    s.add_argument('items', nargs='+', help="files to predict (images, audio, signals, clips; .npy arrays for in-memory runs)")
     return p
 
 def _check_out(out:Path) -> Path:
@@ -225,6 +243,75 @@ def _demo(a, recipes, out, argv) -> int:
     print(f"\nWrote {out / 'results.json'}{msg} ({res['seconds']:.0f} s)")
     return 0
 
+def _list():
+    "Everything a config can name: recipes, architectures per modality, samplers, losses"
+    import timm
+    from lt_fastai.signal_models import SIGNAL_ARCHS
+    from lt_fastai.video_models import VIDEO_ARCHS, VIDEO_TEMPORALS
+    from lt_fastai.data import SAMPLING_ALPHAS
+    import lt_fastai.losses as losses
+    print("recipes (recipe.name):")
+    for n, r in RECIPES.items(): print(f"  {n:18s} {'multi-label ' if r.multilabel else ''}{r.doc}")
+    print("architectures (model.arch):")
+    print(f"  digits   small_cnn, or any timm architecture")
+    print(f"  image    any of timm's {len(timm.list_models())} architectures (e.g. resnet18, convnext_tiny, efficientnet_b0, vit_small_patch16_224)")
+    print(f"  audio    the same timm architectures, on spectrograms")
+    print(f"  signal   {', '.join(SIGNAL_ARCHS)}")
+    print(f"  video    {', '.join(VIDEO_ARCHS)}, or a timm architecture per frame (model.kwargs.temporal: {', '.join(VIDEO_TEMPORALS)})")
+    print(f"samplers (data.sampler): {', '.join(SAMPLING_ALPHAS)}, oversample, or a number α (probability ∝ n_c^α)")
+    names = [n for n in losses.__all__ if isinstance(getattr(losses, n), type) and n[0].isupper()]
+    print(f"losses (through recipes or loss_func): {', '.join(names)}")
+    return 0
+
+def _experiment_command(a) -> int:
+    "train, cv, tune, predict and list: bad configs and arguments are one line and exit 2"
+    if a.command == 'list': return _list()
+    import warnings
+    warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)
+    warnings.filterwarnings('ignore', message='lt_learner: the loaders are on the CPU')
+    from lt_fastai.experiment import ConfigError, load_config, run_experiment, cross_validate, tune, predict_run
+    cmd = f"lt-fastai {a.command}"
+    try:
+        if a.command == 'predict':
+            print(predict_run(a.run, a.items).to_string(index=False))
+            return 0
+        if getattr(a, 'threads', 1) < 1: raise ConfigError(f"--threads must be at least 1, got {a.threads}")
+        cfg = load_config(a.config, a.overrides)
+        import torch
+        torch.set_num_threads(a.threads)
+        stem = Path(a.config).stem
+        if a.command == 'train':
+            out = Path(a.out or f'runs/{stem}')
+            res = run_experiment(cfg, out, resume=a.resume, quiet=False)
+            key = 'test' if res.get('test') else 'valid'
+            print(f"\n{key} metrics:", ', '.join(f"{k} {v:.3f}" for k, v in res[key].items() if v is not None))
+            print(f"Wrote {out}")
+        elif a.command == 'cv':
+            if a.folds < 2: raise ConfigError(f"--folds must be at least 2, got {a.folds}")
+            out = Path(a.out or f'runs/{stem}-cv')
+            summary = cross_validate(cfg, out, folds=a.folds)
+            print(summary.to_string(float_format=lambda v: f"{v:.3f}"))
+            print(f"Wrote {out}")
+        else:
+            if a.trials < 1: raise ConfigError(f"--trials must be at least 1, got {a.trials}")
+            out = Path(a.out or f'runs/{stem}-tune')
+            st = tune(cfg, out, trials=a.trials, storage=a.storage, study=a.study)
+            import optuna
+            done = [t for t in st.trials if t.state == optuna.trial.TrialState.COMPLETE]
+            pruned = [t for t in st.trials if t.state == optuna.trial.TrialState.PRUNED]
+            print(f"{len(st.trials)} trial(s) in the study: {len(done)} complete, {len(pruned)} pruned")
+            if done: print(f"best {st.best_value:.4f} with {st.best_params}; wrote {out / 'best.yaml'}")
+        return 0
+    except (ConfigError, FileNotFoundError, FileExistsError) as e:
+        print(f"{cmd}: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"\n{cmd}: interrupted; `lt-fastai train CONFIG --resume` continues from the last checkpoint", file=sys.stderr)
+        return 130
+    except (ValueError, TypeError) as e:        # found with the data
+        print(f"{cmd}: {e}", file=sys.stderr)
+        return 1
+
 def main(argv=None) -> int:
     "Entry point of the `lt-fastai` console script"
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -232,6 +319,7 @@ def main(argv=None) -> int:
     if args.command == 'recipes':
         for n, r in RECIPES.items(): print(f"{n:18s} {'multi-label ' if r.multilabel else ''}{r.doc}")
         return 0
+    if args.command in ('list', 'train', 'cv', 'tune', 'predict'): return _experiment_command(args)
     try: recipes, out = _check_demo_args(args), _check_out(Path(args.out))
     except ValueError as e:                      # a bad argument: one line, before anything is imported or trained
         print(f"lt-fastai demo: {e}", file=sys.stderr)
