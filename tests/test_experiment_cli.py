@@ -1,0 +1,96 @@
+"Config runs from the command line: train, predict, an interrupted run resumed, cross-validation, two workers sharing a search"
+import json, os, signal, subprocess, sys, time
+from pathlib import Path
+import numpy as np
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+EXE = Path(sys.executable).parent / 'lt-fastai'   # the console script, installed beside the Python that runs the tests
+ENV = {**os.environ, 'OMP_NUM_THREADS': '1', 'PYTHONWARNINGS': 'ignore'}
+DEMO = dict(data=dict(imb_ratio=50, bs=32), schedule=dict(epochs=2, lr=1e-2), recipe=dict(name='balanced_softmax'), many=40, few=10)
+
+def cli(*args, cwd, check=True, **kw):
+    r = subprocess.run([str(EXE), *map(str, args)], cwd=cwd, env=ENV, capture_output=True, text=True, **kw)
+    if check and r.returncode != 0: raise AssertionError(f"exit {r.returncode}: {r.stderr[-2000:]}")
+    return r
+
+def write_config(path, **changes):
+    cfg = json.loads(json.dumps(DEMO))
+    for k, v in changes.items():
+        sec, key = k.split('__') if '__' in k else (None, k)
+        (cfg[sec] if sec else cfg)[key] = v
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+def test_train_then_predict(tmp_path):
+    cfg = write_config(tmp_path / 'demo.yaml')
+    cli('train', cfg, 'recipe.name=logit_adjusted', '--out', tmp_path / 'run', cwd=tmp_path)
+    run = tmp_path / 'run'
+    names = sorted(p.name for p in run.iterdir())
+    assert names == ['config.yaml', 'learner.pkl', 'log.txt', 'metrics.json', 'per_class.csv', 'recall_vs_frequency.png', 'versions.json']
+    m = json.loads((run / 'metrics.json').read_text())
+    assert m['config']['recipe']['name'] == 'logit_adjusted' and len(m['history']) == 2 and 0 <= m['test']['balanced_accuracy'] <= 1
+    # the saved config runs again to the same numbers
+    cli('train', run / 'config.yaml', '--out', tmp_path / 'again', cwd=tmp_path)
+    assert json.loads((tmp_path / 'again' / 'metrics.json').read_text())['test'] == m['test']
+    sys.path.insert(0, str(ROOT))
+    from lt_fastai.test_utils import digits_long_tail
+    np.save(tmp_path / 'three.npy', digits_long_tail()['test'][0][:3].numpy())
+    r = cli('predict', run, tmp_path / 'three.npy', cwd=tmp_path)
+    assert r.stdout.count('three.npy[') == 3, r.stdout
+
+def test_bad_configs_are_one_line(tmp_path):
+    cfg = write_config(tmp_path / 'demo.yaml')
+    for args, msg in [(('data.bz=8',), 'unknown key data.bz (did you mean data.bs?)'),
+                      (('recipe.name=ldam',), "unknown recipe 'ldam' (did you mean ldam_drw?)"),
+                      (('schedule.epochs=two',), 'schedule.epochs: Input should be a valid integer')]:
+        r = cli('train', cfg, *args, '--out', tmp_path / 'bad', cwd=tmp_path, check=False)
+        assert r.returncode == 2 and msg in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    (tmp_path / 'broken.yaml').write_text('data: [1, 2\n')
+    r = cli('train', tmp_path / 'broken.yaml', cwd=tmp_path, check=False)
+    assert r.returncode == 2 and 'broken.yaml:2: not valid YAML' in r.stderr, r.stderr
+    assert not (tmp_path / 'bad').exists() and not (tmp_path / 'bad.partial').exists()
+
+def test_interrupted_run_resumes_to_the_same_numbers(tmp_path):
+    cfg = write_config(tmp_path / 'demo.yaml', schedule__epochs=6)
+    cli('train', cfg, '--out', tmp_path / 'full', cwd=tmp_path)
+    p = subprocess.Popen([str(EXE), 'train', str(cfg), '--out', str(tmp_path / 'cut')],
+                         cwd=tmp_path, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    log = tmp_path / 'cut.partial' / 'log.txt'
+    t0 = time.time()
+    while not (log.exists() and 'epoch 3/' in log.read_text()):
+        assert p.poll() is None and time.time() - t0 < 120, "the run ended before it could be interrupted"
+        time.sleep(0.05)
+    p.send_signal(signal.SIGINT)
+    assert p.wait(60) == 130, p.stderr.read()
+    assert 'interrupted' in p.stderr.read()
+    assert (tmp_path / 'cut.partial' / 'checkpoint.pth').exists() and not (tmp_path / 'cut').exists()
+    cli('train', cfg, '--out', tmp_path / 'cut', '--resume', cwd=tmp_path)
+    full, cut = (json.loads((tmp_path / d / 'metrics.json').read_text()) for d in ('full', 'cut'))
+    assert cut['resumed_at'] >= 3
+    assert cut['valid'] == full['valid'] and cut['test'] == full['test'] and cut['history'] == full['history']
+    assert 'resumed after epoch' in (tmp_path / 'cut' / 'log.txt').read_text()
+
+def test_cross_validation(tmp_path):
+    cfg = write_config(tmp_path / 'demo.yaml', schedule__epochs=1)
+    r = cli('cv', cfg, '--folds', 3, '--out', tmp_path / 'cv', cwd=tmp_path)
+    assert sorted(p.name for p in (tmp_path / 'cv').iterdir() if p.is_dir()) == ['fold0', 'fold1', 'fold2']
+    assert 'valid_balanced_accuracy' in r.stdout and (tmp_path / 'cv' / 'summary.csv').exists()
+
+def test_two_workers_share_one_study(tmp_path):
+    search = dict(metric='balanced_accuracy', pruner='median', params={
+        'schedule.lr': dict(type='float', low=1e-3, high=3e-2, log=True),
+        'recipe.name': dict(type='categorical', choices=['ce', 'balanced_softmax'])})
+    cfg = write_config(tmp_path / 'search.yaml', search=search)
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    args = [str(EXE), 'tune', str(cfg), '--trials', '2', '--storage', storage, '--out', str(tmp_path / 'tune')]
+    workers = [subprocess.Popen(args, cwd=tmp_path, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [w.communicate(timeout=300) for w in workers]
+    assert all(w.returncode == 0 for w in workers), [o[1][-1500:] for o in outs]
+    import optuna
+    st = optuna.load_study(study_name='lt_fastai', storage=storage)
+    assert len(st.trials) == 4 and len({t.number for t in st.trials}) == 4
+    best = yaml.safe_load((tmp_path / 'tune' / 'best.yaml').read_text())
+    assert best['search'] == {} and best['recipe']['name'] in ('ce', 'balanced_softmax')
+    assert len([d for d in (tmp_path / 'tune').iterdir() if d.name.startswith('trial') and d.is_dir()]) >= 1
