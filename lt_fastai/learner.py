@@ -22,6 +22,7 @@ from .core import dataset_labels, class_counts
 from .models import timm_splitter, find_classifier, _trace, _is_timm
 from .metrics import lt_metric_list, multilabel_metric_list
 from .recipes import Recipe, Stage, get_recipe, list_recipes, RECIPES
+import lt_fastai.distributed  # noqa: F401  (`learn.distrib_ctx()` then keeps weighted sampling and the metrics right)
 
 # %% auto #0
 __all__ = ['lt_learner']
