@@ -133,6 +133,12 @@ def _parser():
             s.add_argument('--trials', type=int, default=20, help="trials this worker runs")
             s.add_argument('--storage', default=None, help="Optuna storage URL shared by the workers (default: SQLite in --out)")
             s.add_argument('--study', default='lt_fastai', help="study name")
+    s = sub.add_parser('compare', help="rank finished runs (or saved reports) by a metric",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    s.add_argument('runs', nargs='+', help="run folders, their metrics.json files, or saved LTReport JSON files")
+    s.add_argument('--metric', default='balanced_accuracy', help="the metric to rank by")
+    s.add_argument('--split', default='test', choices=('test', 'valid'), help="which split's metrics")
+    s.add_argument('--plot', default=None, help="also write a bar plot of the metric to this PNG file")
     s = sub.add_parser('predict', help="predict with a finished run's learner")
     s.add_argument('run', help="a run folder written by `lt-fastai train`")
     s.add_argument('items', nargs='+', help="files to predict (images, audio, signals, clips; .npy arrays for in-memory runs)")
@@ -272,6 +278,17 @@ def _experiment_command(a) -> int:
     from lt_fastai.experiment import ConfigError, load_config, run_experiment, cross_validate, tune, predict_run
     cmd = f"lt-fastai {a.command}"
     try:
+        if a.command == 'compare':
+            from lt_fastai.report import compare_runs, plot_compare
+            df = compare_runs(a.runs, metric=a.metric, split=a.split)
+            print(df.to_string(float_format=lambda v: f"{v:.3f}"))
+            if a.plot:
+                import matplotlib
+                matplotlib.use('Agg')
+                ax = plot_compare(df, a.metric)
+                (ax.figure if hasattr(ax, 'figure') else ax).savefig(a.plot, dpi=100, bbox_inches='tight')
+                print(f"Wrote {a.plot}")
+            return 0
         if a.command == 'predict':
             print(predict_run(a.run, a.items).to_string(index=False))
             return 0
@@ -319,7 +336,7 @@ def main(argv=None) -> int:
     if args.command == 'recipes':
         for n, r in RECIPES.items(): print(f"{n:18s} {'multi-label ' if r.multilabel else ''}{r.doc}")
         return 0
-    if args.command in ('list', 'train', 'cv', 'tune', 'predict'): return _experiment_command(args)
+    if args.command in ('list', 'train', 'cv', 'tune', 'predict', 'compare'): return _experiment_command(args)
     try: recipes, out = _check_demo_args(args), _check_out(Path(args.out))
     except ValueError as e:                      # a bad argument: one line, before anything is imported or trained
         print(f"lt-fastai demo: {e}", file=sys.stderr)
