@@ -1,4 +1,4 @@
-"""Training schedules for long tails as fastai callbacks: deferred re-weighting, progressive sampling, gradual unfreezing with frozen BatchNorm, and MixUp/CutMix/Remix for any loss and any modality.
+"""Training schedules for long tails as fastai callbacks: deferred re-weighting, progressive sampling, gradual unfreezing with frozen BatchNorm, MixUp/CutMix/Remix for any loss and any modality, MaxNorm and weight averaging.
 
 Docs: https://lt-fastai.github.io/lt_fastai/callbacks.html.md"""
 
@@ -29,7 +29,7 @@ from .data import progressive_alpha
 
 # %% auto #0
 __all__ = ['DeferredReweighting', 'ProgressiveSampling', 'GradualUnfreeze', 'remix_lambda', 'rand_box', 'cutmix', 'LTMixUp',
-           'LTCutMix']
+           'LTCutMix', 'MaxNorm', 'WeightAveraging', 'RecipeWeightDecay']
 
 # %% ../nbs/04_callbacks.ipynb #4d9df2e1
 class DeferredReweighting(Callback):
@@ -276,3 +276,98 @@ class LTCutMix(_LTMixHandler):
         for i in idx:
             x = xs[i].clone(); x[box] = xs[i][shuffle][box]; xs[i] = x
         return torch.full((bs,), lam, device=xs[idx[0]].device)
+
+# %% ../nbs/04_callbacks.ipynb #6725d16e
+from .models import find_classifier, _inner_linear
+
+class MaxNorm(Callback):
+    "After every optimiser step, project each class's weight vector of the classifier onto the ball of radius `thresh`"
+    order = 0
+    def __init__(self,
+                 thresh:float=0.1, # largest L2 norm of a class's weight vector (δ of MaxNorm)
+                 layer=None        # the classifier: a module or its qualified name (default: `find_classifier(learn.model)`)
+                ):
+        if isinstance(thresh, bool) or not isinstance(thresh, (int, float, np.integer, np.floating)) \
+           or not math.isfinite(thresh) or thresh <= 0:
+            raise ValueError(f"thresh must be a positive finite number, got {thresh!r}")
+        store_attr()
+
+    def before_fit(self):
+        m = self.layer
+        if m is None: m = find_classifier(self.learn.model)[1]
+        elif isinstance(m, str): m = self.learn.model.get_submodule(m)
+        w = getattr(_inner_linear(m), 'weight', None)
+        if not isinstance(w, torch.Tensor) or w.ndim != 2:
+            raise TypeError(f"MaxNorm needs a linear classifier with a 2-D weight (one row per class), got {type(m).__name__}")
+        self.weight = w
+
+    @torch.no_grad()
+    def after_step(self): self.weight.renorm_(2, 0, self.thresh)   # rows with a larger norm are scaled down to `thresh`
+
+    def after_fit(self): self.weight = None   # no reference to the model is kept (so an exported learner stays small)
+
+# %% ../nbs/04_callbacks.ipynb #10c7c39e
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
+
+class _Splat(nn.Module):
+    "Call `model` with a tuple of inputs unpacked (torch's `update_bn` passes one object per batch)"
+    def __init__(self, model): super().__init__(); self.model = model
+    def forward(self, xb): return self.model(*xb)
+
+class WeightAveraging(Callback):
+    "Average the model's weights during the fit (EMA after every step, or SWA per epoch) and keep the average after it"
+    order = MaxNorm.order + 1   # after MaxNorm: the average is taken of the projected weights
+    def __init__(self,
+                 decay:float=0.999, # EMA: weight of the previous average
+                 mode:str='ema',    # 'ema' (every optimiser step) or 'swa' (equal mean of the end-of-epoch weights)
+                 start_epoch:int=0  # first epoch averaged (SWA) / whose steps are averaged (EMA); earlier ones are skipped
+                ):
+        if mode not in ('ema', 'swa'): raise ValueError(f"mode must be 'ema' or 'swa', got {mode!r}")
+        if not 0 <= decay <= 1: raise ValueError(f"decay must lie in [0, 1], got {decay}")
+        if isinstance(start_epoch, bool) or not isinstance(start_epoch, (int, np.integer)) or start_epoch < 0:
+            raise ValueError(f"start_epoch must be an int >= 0, got {start_epoch!r}")
+        store_attr()
+
+    def before_fit(self):
+        self.avg = None
+        self.n_averaged = 0
+
+    def _update(self):
+        if self.avg is None:
+            ema = self.mode == 'ema'
+            self.avg = AveragedModel(self.learn.model, multi_avg_fn=get_ema_multi_avg_fn(self.decay) if ema else None,
+                                     use_buffers=ema)
+        self.avg.update_parameters(self.learn.model)   # the first call copies the model (θ̄₀ = θ₀)
+        self.n_averaged += 1
+
+    def before_epoch(self):
+        if self.mode == 'ema' and self.epoch == self.start_epoch: self._update()   # the average starts from these weights
+
+    def after_step(self):
+        if self.mode == 'ema' and self.epoch >= self.start_epoch: self._update()
+
+    def after_train(self):
+        if self.mode == 'swa' and self.epoch >= self.start_epoch: self._update()
+
+    @torch.no_grad()
+    def after_fit(self):
+        if self.avg is None: return   # nothing averaged (the fit ended before `start_epoch`)
+        model, avg = self.learn.model, self.avg.module
+        if self.mode == 'ema':
+            live = model.state_dict()
+            for k, v in avg.state_dict().items():
+                if v.is_floating_point() or v.is_complex(): live[k].copy_(v)
+        else:
+            for p, q in zip(model.parameters(), avg.parameters()): p.copy_(q)
+            dl, n_inp = self.learn.dls.train, self.learn.dls.n_inp
+            was = model.training
+            update_bn(((tuple(b[:n_inp]),) for b in dl), _Splat(model))   # a no-op for a model without BatchNorm
+            model.train(was)
+        self.avg = None   # the copy is not kept (nor exported)
+
+# %% ../nbs/04_callbacks.ipynb #b53c6410
+class RecipeWeightDecay(Callback):
+    "Make `wd` the learner's default weight decay (`learn.wd`) unless it was given one"
+    def __init__(self, wd:float): store_attr()
+    def after_create(self):
+        if self.learn.wd is None: self.learn.wd = self.wd

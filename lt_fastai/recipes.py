@@ -55,6 +55,7 @@ class Recipe:
     stages: tuple = ()                 # `Stage`s run by `fit_lt` after the main fit
     multilabel: bool = False           # a recipe for multi-hot targets
     doc: str = ''                      # one line: what it is and where it comes from
+    wd: float = None                   # weight decay of the learner's fits (None: the optimiser's default)
 
     def build_loss(self, counts, n_items):
         "The recipe's loss for training data with class `counts` and `n_items` items"
@@ -65,7 +66,11 @@ class Recipe:
 
     def build_cbs(self, counts) -> list:
         "Fresh callbacks of the recipe"
-        return [_call_with(f, counts=counts) for f in self.cbs]
+        cbs = [_call_with(f, counts=counts) for f in self.cbs]
+        if self.wd is not None:
+            from lt_fastai.callbacks import RecipeWeightDecay
+            cbs.append(RecipeWeightDecay(self.wd))
+        return cbs
 
     def __repr__(self):
         parts = [f"loss={_fname(self.loss) if self.loss is not None else None}"]
@@ -73,6 +78,7 @@ class Recipe:
         if self.cbs: parts.append(f"cbs={[_fname(f) for f in self.cbs]}")
         if self.head is not None: parts.append(f"head={_fname(self.head)}")
         if self.stages: parts.append(f"stages={[s.name for s in self.stages]}")
+        if self.wd is not None: parts.append(f"wd={self.wd}")
         return f"Recipe({self.name!r}: {', '.join(parts)})"
 
 # %% ../nbs/07_recipes.ipynb #a9eee02b
@@ -238,6 +244,28 @@ def remix_drw(alpha:float=1., kappa:float=3., tau:float=0.5, drw_start=0.8):
     return Recipe('remix_drw', loss=partial(FocalLoss, gamma=0.),
                   cbs=(partial(LTMixUp, alpha=alpha, remix=True, kappa=kappa, tau=tau),
                        partial(DeferredReweighting, 'effective', start=drw_start)))
+
+def _wb_stage(learn, epochs, lr=1e-2, thresh=0.1, beta=0.9999, wd=None):
+    "Stage 2 of weight balancing: re-train the classifier alone with the class-balanced CE, weight decay and MaxNorm"
+    # wd=None: the learner's default (`learn.wd`, the recipe's `wd` unless the learner was given its own)
+    from lt_fastai.core import dls_class_counts
+    from lt_fastai.losses import ClassBalancedLoss
+    from lt_fastai.callbacks import MaxNorm
+    from lt_fastai.posthoc import crt_stage
+    counts = getattr(learn, 'lt_counts', None)
+    if counts is None: counts = dls_class_counts(learn.dls)
+    old = learn.loss_func
+    dev = next(learn.model.parameters()).device
+    learn.loss_func = ClassBalancedLoss(counts, beta=beta, base='ce').to(dev)
+    try: crt_stage(learn, epochs, lr, reinit=False, sampler=None, wd=wd, cbs=MaxNorm(thresh))
+    finally: learn.loss_func = old
+    return learn
+
+@register_recipe
+def weight_balancing(wd:float=5e-3, thresh:float=0.1, epochs=0.1, lr_mult:float=1., beta:float=0.9999):
+    "CE with larger weight decay, then classifier re-training with class-balanced CE, weight decay and MaxNorm (Alshammari et al. 2022)"
+    return Recipe('weight_balancing', wd=wd,
+                  stages=(Stage('weight_balancing', partial(_wb_stage, thresh=thresh, beta=beta), epochs, lr_mult),))
 
 # %% ../nbs/07_recipes.ipynb #3ac79628
 @register_recipe(multilabel=True)
