@@ -272,11 +272,21 @@ def _list():
 def _experiment_command(a) -> int:
     "train, cv, tune, predict and list: bad configs and arguments are one line and exit 2"
     if a.command == 'list': return _list()
+    from lt_fastai.config import ConfigError, load_config   # light: a bad config is answered before PyTorch is imported
+    cmd = f"lt-fastai {a.command}"
+    try:
+        if a.command in ('train', 'cv', 'tune'):
+            if a.threads < 1: raise ConfigError(f"--threads must be at least 1, got {a.threads}")
+            if a.command == 'cv' and a.folds < 2: raise ConfigError(f"--folds must be at least 2, got {a.folds}")
+            if a.command == 'tune' and a.trials < 1: raise ConfigError(f"--trials must be at least 1, got {a.trials}")
+            cfg = load_config(a.config, a.overrides)
+    except ConfigError as e:
+        print(f"{cmd}: {e}", file=sys.stderr)
+        return 2
     import warnings
     warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)
     warnings.filterwarnings('ignore', message='lt_learner: the loaders are on the CPU')
-    from lt_fastai.experiment import ConfigError, load_config, run_experiment, cross_validate, tune, predict_run
-    cmd = f"lt-fastai {a.command}"
+    from lt_fastai.experiment import run_experiment, cross_validate, tune, predict_run
     try:
         if a.command == 'compare':
             from lt_fastai.report import compare_runs, plot_compare
@@ -292,8 +302,6 @@ def _experiment_command(a) -> int:
         if a.command == 'predict':
             print(predict_run(a.run, a.items).to_string(index=False))
             return 0
-        if getattr(a, 'threads', 1) < 1: raise ConfigError(f"--threads must be at least 1, got {a.threads}")
-        cfg = load_config(a.config, a.overrides)
         import torch
         torch.set_num_threads(a.threads)
         stem = Path(a.config).stem
@@ -304,13 +312,11 @@ def _experiment_command(a) -> int:
             print(f"\n{key} metrics:", ', '.join(f"{k} {v:.3f}" for k, v in res[key].items() if v is not None))
             print(f"Wrote {out}")
         elif a.command == 'cv':
-            if a.folds < 2: raise ConfigError(f"--folds must be at least 2, got {a.folds}")
             out = Path(a.out or f'runs/{stem}-cv')
             summary = cross_validate(cfg, out, folds=a.folds)
             print(summary.to_string(float_format=lambda v: f"{v:.3f}"))
             print(f"Wrote {out}")
         else:
-            if a.trials < 1: raise ConfigError(f"--trials must be at least 1, got {a.trials}")
             out = Path(a.out or f'runs/{stem}-tune')
             st = tune(cfg, out, trials=a.trials, storage=a.storage, study=a.study)
             import optuna
