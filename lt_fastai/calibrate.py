@@ -16,20 +16,13 @@ from fastcore.basics import noop
 from fastai.learner import Learner
 from .core import shot_groups
 from .models import TemperatureScaledHead, replace_classifier, find_classifier, _WrappedHead, _inner_linear
-from .posthoc import valid_preds
+from .posthoc import valid_preds, _to_numpy as _as_numpy   # the same checked conversion
 
 # %% auto #0
 __all__ = ['calibration_errors', 'reliability_bins', 'plot_reliability', 'reliability_diagram', 'calibration_by_group',
            'fit_temperature', 'VectorScaledHead', 'fit_vector_scaling']
 
 # %% ../nbs/23_calibrate.ipynb #a28a8810
-def _as_numpy(x, what):
-    if isinstance(x, torch.Tensor): x = x.detach().cpu().numpy()
-    elif hasattr(x, 'to_numpy'): x = x.to_numpy()
-    a = np.asarray(x)
-    if a.dtype.kind not in 'biuf': raise TypeError(f"{what} must be numeric, got an array of dtype {a.dtype}")
-    return a
-
 def _check_inputs(probs, targets, n_bins=15):
     "(N, C) float64 probabilities, targets as (N,) int or (N, C) bool, and whether they are multi-label"
     if not isinstance(n_bins, (int, np.integer)) or isinstance(n_bins, bool) or n_bins < 1:

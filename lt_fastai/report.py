@@ -21,6 +21,7 @@ from .metrics import (lt_metrics, per_class_report, multilabel_lt_metrics, avera
                                confusion_counts, plot_recall_vs_frequency, _GROUP_COLOURS)
 from .posthoc import valid_preds
 from .calibrate import calibration_errors, calibration_by_group, reliability_bins, plot_reliability
+from .config import _write_atomic   # the one atomic writer (temporary file, fsync, rename)
 
 # %% auto #0
 __all__ = ['LTReport', 'md_table', 'compare_runs', 'plot_compare']
@@ -206,23 +207,12 @@ def _df_from_json(d):
 
 def _nan(o): return float('nan') if o is None else o
 
-def _write_atomic(path:Path, text:str) -> Path:
-    "Write through a temporary file in the same folder and a rename"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'w') as f: f.write(text); f.flush(); os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True); raise
-    return path
-
 def _save(self:LTReport, path) -> Path:
     "Write the report as JSON (atomically)"
     d = dict(format=_FORMAT, version=1, meta=self.meta, metrics=self.metrics, calibration=self.calibration,
              confusion=self.confusion, confidence_hist=self.confidence_hist,
              tables={k: _df_to_json(getattr(self, k)) for k in _TABLES})
-    return _write_atomic(Path(path), json.dumps(_plain(d), indent=1))
+    return _write_atomic(Path(path), json.dumps(_plain(d), indent=1).encode())
 
 def _load(cls, path) -> LTReport:
     "Read a report written by `LTReport.save`"
