@@ -1,4 +1,4 @@
-"""Training schedules for long tails as fastai callbacks: deferred re-weighting, progressive sampling, gradual unfreezing with frozen BatchNorm, MixUp/CutMix/Remix for any loss and any modality, MaxNorm and weight averaging.
+"""Training schedules for long tails as fastai callbacks: deferred re-weighting, progressive sampling, gradual unfreezing with frozen BatchNorm, MixUp/CutMix/Remix for any loss and any modality, MaxNorm, weight averaging, sharpness-aware minimisation (SAM and the tail-only ImbSAM) and GLMC's mixed views.
 
 Docs: https://lt-fastai.github.io/lt_fastai/callbacks.html.md"""
 
@@ -6,7 +6,9 @@ Docs: https://lt-fastai.github.io/lt_fastai/callbacks.html.md"""
 
 # %% ../nbs/04_callbacks.ipynb #45577701
 from __future__ import annotations
+import contextlib
 import math
+from functools import partial
 import numpy as np
 import torch
 import torch.nn as nn
@@ -29,7 +31,8 @@ from .data import progressive_alpha
 
 # %% auto #0
 __all__ = ['DeferredReweighting', 'ProgressiveSampling', 'GradualUnfreeze', 'remix_lambda', 'rand_box', 'cutmix', 'LTMixUp',
-           'LTCutMix', 'MaxNorm', 'WeightAveraging', 'RecipeWeightDecay']
+           'LTCutMix', 'MaxNorm', 'WeightAveraging', 'SAM', 'tail_classes', 'ImbSAM', 'glmc_label_weights',
+           'glmc_alpha', 'GLMCMix', 'RecipeWeightDecay']
 
 # %% ../nbs/04_callbacks.ipynb #4d9df2e1
 class DeferredReweighting(Callback):
@@ -364,6 +367,229 @@ class WeightAveraging(Callback):
             update_bn(((tuple(b[:n_inp]),) for b in dl), _Splat(model))   # a no-op for a model without BatchNorm
             model.train(was)
         self.avg = None   # the copy is not kept (nor exported)
+
+# %% ../nbs/04_callbacks.ipynb #7c6df71b
+from torch.nn.modules.batchnorm import _BatchNorm
+from fastai.callback.core import CancelStepException
+
+class _FrozenBNStats:
+    "Within the block, BatchNorm layers normalise with the batch's statistics but leave their running ones unchanged"
+    def __init__(self, model): self.bns = [m for m in model.modules() if isinstance(m, _BatchNorm) and m.track_running_stats]
+    def __enter__(self):
+        self.saved = [(m.momentum, m.num_batches_tracked.clone() if m.num_batches_tracked is not None else None) for m in self.bns]
+        for m in self.bns: m.momentum = 0.   # running = (1 - 0)·running + 0·batch
+    def __exit__(self, *exc):
+        for m, (mom, n) in zip(self.bns, self.saved):
+            m.momentum = mom
+            if n is not None: m.num_batches_tracked.copy_(n)
+
+def _check_rho(rho):
+    if isinstance(rho, bool) or not isinstance(rho, (int, float, np.integer, np.floating)) or not math.isfinite(rho) or rho <= 0:
+        raise ValueError(f"rho must be a positive finite number, got {rho!r}")
+
+class SAM(Callback):
+    "Sharpness-aware minimisation: each step applies the gradient taken at w + ρ·g/‖g‖ (a second pass on the batch)"
+    order = 11   # after fastai's `MixedPrecision` (order 10) has unscaled the gradients
+    def __init__(self, rho:float=0.05):  # radius of the neighbourhood (SAM's ρ)
+        _check_rho(rho)
+        store_attr()
+
+    def before_fit(self): self.n_skipped = 0
+
+    def _params(self): return [p for p in self.learn.model.parameters() if p.requires_grad]
+
+    def _scale(self):
+        "The loss scale of fastai's mixed precision (1 without it, or in bfloat16)"
+        s = getattr(self.learn, 'scaler', None)
+        return float(s.get_scale()) if s is not None and s.is_enabled() else 1.
+
+    def _item_losses(self, pred, yb):
+        "Per-item losses of `learn.loss_func` (N,)"
+        with NoneReduce(self.learn.loss_func) as lf: l = lf(pred, *yb)
+        n = find_bs(yb)
+        if l.ndim != 1 or len(l) != n:
+            raise ValueError(f"{type(self).__name__} needs one loss per item from the loss function, got shape {tuple(l.shape)} "
+                             f"for a batch of {n}: use a loss whose reduction='none' gives (N,)")
+        return l
+
+    def _second_pass(self, ps, g, loss_fn):
+        "Move the weights to w + ρ·g/‖g‖, put ∇loss_fn there into `.grad`, move them back; False if it overflowed"
+        norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(t) for t in g]))
+        if not torch.isfinite(norm) or norm == 0: return True   # nothing to climb along: a plain step
+        eps = [t * (self.rho / norm) for t in g]
+        s = self._scale()
+        with torch.no_grad():
+            for p, e in zip(ps, eps): p.add_(e)
+        try:
+            for p in ps: p.grad = None
+            mp = getattr(self.learn, 'mixed_precision', None)
+            with _FrozenBNStats(self.learn.model), (mp.autocast if mp is not None and mp.autocast is not None else contextlib.nullcontext()):
+                loss = loss_fn(self.learn.model(*self.learn.xb))
+            (loss * s).backward()
+        finally:
+            with torch.no_grad():
+                for p, e in zip(ps, eps): p.sub_(e)
+        ok = True
+        with torch.no_grad():
+            for p in ps:
+                if p.grad is None: continue
+                if s != 1: p.grad.div_(s)
+                ok = ok and bool(torch.isfinite(p.grad).all())
+        return ok
+
+    def _skip(self):
+        for p in self._params(): p.grad = None
+        self.n_skipped += 1
+        raise CancelStepException()
+
+    def before_step(self):
+        ps = [p for p in self._params() if p.grad is not None]
+        g = [p.grad.detach().clone() for p in ps]
+        lf = self.learn.loss_func
+        if not self._second_pass(ps, g, lambda pred: lf(pred, *self.learn.yb)): self._skip()
+
+# %% ../nbs/04_callbacks.ipynb #57659975
+def tail_classes(counts,          # training examples per class
+                 tail=None        # int: classes with fewer examples are tail; float in (0, 1): that share of the rarest classes; None: fewer than the mean count
+                ) -> torch.Tensor:
+    "Boolean mask of the tail classes of a training profile"
+    c = np.asarray(counts, dtype=np.float64)
+    if tail is None: m = c < c.mean()
+    elif isinstance(tail, float) and 0 < tail < 1:
+        k = max(1, int(round(tail * len(c))))
+        m = np.zeros(len(c), bool); m[np.argsort(c, kind='stable')[:k]] = True
+    elif isinstance(tail, (int, np.integer)) and not isinstance(tail, bool) and tail > 0: m = c < tail
+    else: raise ValueError(f"tail must be None, a count > 0 or a share in (0, 1), got {tail!r}")
+    return torch.as_tensor(m)
+
+class ImbSAM(SAM):
+    "Class-aware SAM: the sharpness term for the tail classes only, ∇L_H(w) + ∇L_T(w + ρ·∇L_T/‖∇L_T‖) (Zhou et al. 2023)"
+    def __init__(self,
+                 rho:float=0.05,  # radius of the tail classes' neighbourhood
+                 tail=None,       # which classes are tail (see `tail_classes`)
+                 counts=None):    # training class counts (default: from the training loader)
+        super().__init__(rho)
+        self.tail, self.counts = tail, counts
+
+    def before_fit(self):
+        super().before_fit()
+        c = self.counts if self.counts is not None else dls_class_counts(self.dls)
+        self._tail = tail_classes(c, self.tail).to(self.dls.device)
+
+    def _tail_mask(self, yb):
+        y = yb[0] if len(yb) else None
+        if y is None or y.ndim != 1 or y.is_floating_point():
+            raise ValueError("ImbSAM splits the loss by each item's class: it needs single-label class-index targets")
+        return self._tail[y]
+
+    def after_loss(self):
+        if not self.training: return
+        mask, ps = self._tail_mask(self.learn.yb), self._params()
+        l = self._item_losses(self.learn.pred, self.learn.yb)
+        n, s = len(l), self._scale()
+        self._has_tail = bool(mask.any())
+        if not self._has_tail: self._g_head = None; return        # a plain step on the full loss
+        head = (l * ~mask).sum() / n
+        # ∇L_H(w) now (the graph is kept for the tail), ∇L_T(w) by fastai's own backward of `loss_grad`
+        g = torch.autograd.grad(head * s, ps, retain_graph=True, allow_unused=True)
+        self._g_head = [None if t is None else t / s for t in g]
+        self.learn.loss_grad = (l * mask).sum() / n
+
+    def before_step(self):
+        if not self._has_tail: return
+        ps = self._params()
+        g = [p.grad.detach().clone() if p.grad is not None else torch.zeros_like(p) for p in ps]
+        mask = self._tail_mask(self.learn.yb)
+        tail_loss = lambda pred: (self._item_losses(pred, self.learn.yb) * mask).sum() / len(mask)
+        if not self._second_pass(ps, g, tail_loss): self._skip()
+        with torch.no_grad():
+            for p, gh in zip(ps, self._g_head):
+                if gh is None: continue
+                if p.grad is None: p.grad = gh.clone()
+                else: p.grad.add_(gh)
+        self._g_head = None
+
+# %% ../nbs/04_callbacks.ipynb #d93e29e3
+def glmc_label_weights(counts, power:float=1.2) -> torch.Tensor:
+    "GLMC's per-class label weights $w_c \\propto n_c^{-p}$, scaled to mean 1"
+    c = _check_counts(counts, allow_zero=False, what='counts')
+    w = c.astype(np.float64) ** -float(power)
+    return torch.as_tensor(w / w.mean(), dtype=torch.float32)
+
+def glmc_alpha(epoch:int, n_epoch:int) -> float:
+    "Weight of the plain soft-label loss at `epoch`: $1 - (t/T)^2$ (the re-weighted loss gets the rest)"
+    return 1. - (epoch / n_epoch) ** 2
+
+def _soft_ce(logits, target): return -(F.log_softmax(logits.float(), -1) * target).sum(-1).mean()
+
+class GLMCMix(Callback):
+    "GLMC: a MixUp and a CutMix view of the same pairs, cumulative head-tail soft-label re-weighting and feature consistency"
+    run_valid = False
+    def __init__(self,
+                 alpha:float=0.5,       # λ ~ Beta(α, α), one per batch
+                 power:float=1.2,       # label weights w_c ∝ n_c^-power
+                 consistency:float=4.,  # β, the weight of the feature-consistency term (0: no term)
+                 counts=None):          # training class counts (default: from the training loader)
+        if not alpha > 0: raise ValueError(f"alpha must be > 0, got {alpha}")
+        if consistency < 0: raise ValueError(f"consistency must be >= 0, got {consistency}")
+        store_attr('alpha,power,consistency,counts')
+        self.distrib = Beta(torch.tensor(float(alpha)), torch.tensor(float(alpha)))
+
+    def before_fit(self):
+        c = self.counts if self.counts is not None else dls_class_counts(self.dls)
+        self._w = glmc_label_weights(c, self.power).to(self.dls.device)
+        self._feats, self._hook = None, None
+        if self.consistency:
+            from lt_fastai.models import find_classifier
+            self._hook = find_classifier(self.learn.model)[1].register_forward_pre_hook(self._grab)
+
+    def _grab(self, m, inp):
+        if self.training: self._feats = inp[0]
+
+    def after_fit(self):
+        if self._hook is not None: self._hook.remove()
+        self._hook = self._feats = None
+
+    def before_train(self):
+        self.old_lf, self.learn.loss_func = self.learn.loss_func, self.lf
+    def after_train(self): self.learn.loss_func = self.old_lf
+    def after_cancel_train(self): self.after_train()
+    def after_cancel_fit(self): self.after_train(); self.after_fit()
+
+    def before_batch(self):
+        y = self.yb[0] if len(self.yb) == 1 else None
+        if y is None or y.ndim != 1 or y.is_floating_point():
+            raise ValueError("GLMC mixes class-index labels: it needs one single-label target per item")
+        ix = [i for i, x in enumerate(self.xb) if x.is_floating_point()]
+        if not any(self.xb[i].ndim >= 3 for i in ix):
+            raise ValueError("GLMC's local view is a CutMix box: it needs an input with an axis after (N, C), e.g. (N, C, T) or (N, C, H, W)")
+        n = len(y)
+        j = torch.randperm(n, device=y.device)
+        lam = float(self.distrib.sample())
+        box, lam_c = rand_box(self.xb[ix[0]].shape, lam) if self.xb[ix[0]].ndim >= 3 else (None, lam)
+        xs = list(self.xb)
+        for i, x in enumerate(self.xb):
+            if i not in ix: xs[i] = torch.cat([x, x]); continue
+            g = torch.lerp(x[j], x, lam)
+            if x.ndim >= 3 and x.shape == self.xb[ix[0]].shape: l = x.clone(); l[box] = x[j][box]
+            else: l = g   # an input without those axes (e.g. metadata) is mixed globally in both views
+            xs[i] = torch.cat([g, l])
+        self.learn.xb = tuple(xs)
+        e, ej = F.one_hot(y, int(self.dls.c)).float(), F.one_hot(y[j], int(self.dls.c)).float()
+        self._soft = torch.cat([lam * e + (1 - lam) * ej, lam_c * e + (1 - lam_c) * ej])
+        self._soft_w = self._soft * self._w   # λ·w_yi·e_yi + (1-λ)·w_yj·e_yj
+        self.alpha_t = glmc_alpha(self.epoch, self.n_epoch)
+
+    def lf(self, pred, *yb):
+        "GLMC's loss of the 2N predictions of a training batch (the targets come from `before_batch`)"
+        a = self.alpha_t
+        loss = 2 * (a * _soft_ce(pred, self._soft) + (1 - a) * _soft_ce(pred, self._soft_w))   # the sum over the two views
+        if self.consistency and self._feats is not None:
+            h = self._feats.flatten(1).float()
+            hg, hl = h.chunk(2)
+            con = -0.5 * (F.cosine_similarity(hg, hl.detach(), dim=-1).mean() + F.cosine_similarity(hl, hg.detach(), dim=-1).mean())
+            loss = loss + self.consistency * con
+        return loss
 
 # %% ../nbs/04_callbacks.ipynb #b53c6410
 class RecipeWeightDecay(Callback):

@@ -267,6 +267,58 @@ def weight_balancing(wd:float=5e-3, thresh:float=0.1, epochs=0.1, lr_mult:float=
     return Recipe('weight_balancing', wd=wd,
                   stages=(Stage('weight_balancing', partial(_wb_stage, thresh=thresh, beta=beta), epochs, lr_mult),))
 
+# %% ../nbs/07_recipes.ipynb #6491584a
+@register_recipe
+def sam(rho:float=0.05):
+    "cross-entropy with sharpness-aware minimisation, about 2× a CE step (Foret et al. 2021)"
+    from lt_fastai.callbacks import SAM
+    return Recipe('sam', cbs=(partial(SAM, rho=rho),))
+
+@register_recipe
+def imbsam(rho:float=0.05, tail=None):
+    "cross-entropy with class-aware SAM, the sharpness term on the tail classes only (Zhou et al. 2023)"
+    from lt_fastai.callbacks import ImbSAM
+    return Recipe('imbsam', cbs=(partial(ImbSAM, rho=rho, tail=tail),))
+
+@register_recipe
+def glmc(alpha:float=0.5, power:float=1.2, consistency:float=4., wd:float=5e-3):
+    "MixUp and CutMix views with feature consistency and cumulative head-tail soft-label re-weighting (Du et al. 2023)"
+    from lt_fastai.callbacks import GLMCMix
+    return Recipe('glmc', wd=wd, cbs=(partial(GLMCMix, alpha=alpha, power=power, consistency=consistency),))
+
+def _ce_crt_stage(learn, epochs, lr=1e-2):
+    "cRT with plain cross-entropy: class-balanced sampling already balances, so a logit-adjusting loss would correct twice"
+    from fastai.losses import CrossEntropyLossFlat
+    from lt_fastai.posthoc import crt_stage
+    old, learn.loss_func = learn.loss_func, CrossEntropyLossFlat()
+    try: crt_stage(learn, epochs, lr, reinit=True)
+    finally: learn.loss_func = old
+    return learn
+
+@register_recipe
+def la_mixup_crt(tau:float=1., alpha:float=0.2, epochs=0.1, lr_mult:float=1.):
+    "logit-adjusted loss with MixUp, then classifier re-training with cross-entropy, class-balanced (Menon et al. 2021; Zhang et al. 2021)"
+    from lt_fastai.losses import LogitAdjustedLoss
+    from lt_fastai.callbacks import LTMixUp
+    return Recipe('la_mixup_crt', loss=partial(LogitAdjustedLoss, tau=tau), cbs=(partial(LTMixUp, alpha=alpha),),
+                  stages=(Stage('crt', _ce_crt_stage, epochs, lr_mult),))
+
+@register_recipe
+def bs_mixup_crt(alpha:float=0.2, epochs=0.1, lr_mult:float=1.):
+    "balanced softmax with MixUp, then classifier re-training with cross-entropy, class-balanced (Ren et al. 2020; Zhang et al. 2021)"
+    from lt_fastai.losses import BalancedSoftmaxLoss
+    from lt_fastai.callbacks import LTMixUp
+    return Recipe('bs_mixup_crt', loss=BalancedSoftmaxLoss, cbs=(partial(LTMixUp, alpha=alpha),),
+                  stages=(Stage('crt', _ce_crt_stage, epochs, lr_mult),))
+
+@register_recipe
+def ldam_drw_la(max_m:float=0.5, s:float=30., drw_start=0.8, beta:float=0.9999, metric:str='balanced_accuracy'):
+    "LDAM-DRW, then post-hoc logit adjustment with τ chosen on validation (Cao et al. 2019; Menon et al. 2021)"
+    from lt_fastai.posthoc import posthoc_la_stage
+    r = ldam_drw(max_m=max_m, s=s, drw_start=drw_start, beta=beta)
+    r.name, r.stages = 'ldam_drw_la', (Stage('posthoc_la', partial(posthoc_la_stage, metric=metric)),)
+    return r
+
 # %% ../nbs/07_recipes.ipynb #3ac79628
 @register_recipe(multilabel=True)
 def bce():

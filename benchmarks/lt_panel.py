@@ -1,0 +1,233 @@
+"""The long-tail panel: every single-label recipe, 3 seeds, on fixed long-tailed tasks of several modalities.
+
+    python benchmarks/lt_panel.py [--tasks digits,fsdd,vowels,plaid] [--recipes ce,glmc,...] [--seeds 0,1,2]
+                                  [--out panel.json] [--threads 1] [--epochs N]
+
+Tasks (each with a fixed model, budget and data split; only the training seed changes between runs):
+
+- digits: the demo's long-tailed scikit-learn digits (imbalance ratio 100, 100 → 1 training images), `small_cnn`,
+  30 epochs at lr 1e-2, second stages 10 epochs (the `lt-fastai demo` setting).
+- fsdd: the Free Spoken Digit Dataset (https://github.com/Jakobovski/free-spoken-digit-dataset), recordings folder
+  given by $LT_FASTAI_FSDD; the split of the FSDD tutorial (imbalance ratio 50, 150 → 3; recordings 0-4 of every
+  speaker are the test split). Log-mel spectrograms (40 bands, 8 kHz, 0.75 s) computed once and read as a
+  40-channel signal by `resnet1d_10` (width 32), 30 epochs at lr 3e-3.
+- vowels: Japanese Vowels (UCI; bundled with sktime), 12 LPC channels, 9 speakers; 10 test and 5 validation series
+  per speaker, training set long-tailed at ratio 20 (40 → 2), `resnet1d_10` (width 32), 30 epochs at lr 3e-3.
+- plaid: the signal tutorial's task: PLAID appliance currents (bundled with sktime), imbalance ratio 50 (100 → 2),
+  `resnet1d_10` (width 32), 30 epochs at lr 3e-3, second stages 5 epochs.
+
+Every model is evaluated once, at its last epoch, on its task's balanced test split. τ (post-hoc adjustment,
+τ-normalisation) is chosen on the validation split by the recipes themselves. Reported per recipe: balanced
+accuracy (mean ± std over seeds), few-shot accuracy (mean recall of the few-shot classes), accuracy under the
+training prior (Σ_c π_c·recall_c: the accuracy the model would have on test data as long-tailed as its training
+data; on the balanced test split plain accuracy equals balanced accuracy) and the cost of a main-fit epoch relative
+to cross-entropy's (median epoch time; runs of one task share one process, so the ratios are side by side).
+
+The JSON file holds every run and the summary; the last lines compare the best new recipe with the best
+existing one on each task.
+"""
+import argparse, json, os, sys, time, warnings
+from pathlib import Path
+import numpy as np
+import torch
+warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')
+warnings.filterwarnings('ignore', message='lt_learner: the loaders are on the CPU')
+warnings.filterwarnings('ignore', category=UserWarning)
+from fastai.callback.core import Callback
+from fastai.torch_core import set_seed
+import fastai.callback.progress  # noqa: F401
+from lt_fastai.core import class_counts, long_tail_subset, shot_groups
+from lt_fastai.metrics import lt_metrics
+from lt_fastai.recipes import list_recipes, get_recipe
+from lt_fastai.learner import lt_learner
+from lt_fastai.test_utils import quiet
+
+NEW = ('weight_balancing', 'sam', 'imbsam', 'glmc', 'la_mixup_crt', 'bs_mixup_crt', 'ldam_drw_la')
+
+class EpochTimer(Callback):
+    "Seconds of each epoch of the first fit (the main fit; the recipes' stages are later fits)"
+    order = 100
+    def __init__(self): self.times, self.fits = [], 0
+    def before_fit(self): self.fits += 1
+    def before_epoch(self):
+        if self.fits == 1: self.t0 = time.perf_counter()
+    def after_epoch(self):
+        if self.fits == 1: self.times.append(time.perf_counter() - self.t0)
+
+class Task:
+    "A long-tailed task: fixed data split, model, budget; `loaders(seed)`, `learner(dls, recipe)` and the test loader"
+    def __init__(self, name, title, epochs, lr, stage_epochs, many, few): 
+        self.name, self.title, self.epochs, self.lr, self.stage_epochs, self.many, self.few = name, title, epochs, lr, stage_epochs, many, few
+
+# ---------------------------------------------------------------- tasks
+def digits_task():
+    from lt_fastai.test_utils import digits_long_tail, small_cnn
+    from lt_fastai.vision import LTImageDataLoaders
+    t = Task('digits', 'long-tailed digits (scikit-learn), ratio 100, small_cnn', 30, 1e-2, 10, 40, 10)
+    d = digits_long_tail(imb_ratio=100, seed=0)
+    t.counts = d['counts']
+    t.loaders = lambda: LTImageDataLoaders.from_arrays(*d['train'], *d['valid'], bs=32, device='cpu')
+    t.model = lambda dls, recipe: lt_learner(dls, small_cnn(), recipe=recipe, many=t.many, few=t.few, precision='fp32')
+    t.test = lambda dls: dls.test_dl(d['test'])
+    return t
+
+def _signal_task(t, xs, ys, idx_train, idx_valid, idx_test, length, augment=None):
+    from lt_fastai.signal import LTSignalDataLoaders, lt_signal_learner
+    take = lambda idx: [xs[i] for i in idx]
+    t.counts = class_counts(ys[idx_train], n_classes=int(ys.max()) + 1)
+    t.loaders = lambda: LTSignalDataLoaders.from_arrays(take(idx_train), ys[idx_train], take(idx_valid), ys[idx_valid],
+                                                        length=length, augment=augment, bs=32, device='cpu')
+    x_test = LTSignalDataLoaders.from_arrays(take(idx_test), ys[idx_test], take(idx_test), ys[idx_test], length=length,
+                                             normalize=False, bs=32, device='cpu').train_ds.tensors[0]
+    t.model = lambda dls, recipe: lt_signal_learner(dls, 'resnet1d_10', recipe=recipe, arch_kwargs=dict(width=32),
+                                                    many=t.many, few=t.few)
+    t.test = lambda dls: dls.test_dl((x_test, ys[idx_test]))
+    return t
+
+def _held_out(labels, n_test, n_valid, seed=0):
+    rng = np.random.default_rng(seed)
+    held = {c: rng.permutation(np.flatnonzero(labels == c)) for c in np.unique(labels)}
+    return (np.concatenate([h[:n_test] for h in held.values()]), np.concatenate([h[n_test:n_test + n_valid] for h in held.values()]),
+            np.concatenate([h[n_test + n_valid:] for h in held.values()]))
+
+def plaid_task():
+    from sktime.datasets import load_plaid
+    from lt_fastai.signal import signal_augment
+    t = Task('plaid', 'PLAID appliance currents (sktime), ratio 50, resnet1d_10', 30, 3e-3, 5, 40, 10)
+    parts = [load_plaid(split=s, return_X_y=True) for s in ('train', 'test')]
+    xs = [np.asarray(s, dtype=np.float32) for X, _ in parts for s in X.iloc[:, 0]]
+    ys = np.concatenate([np.asarray(y).astype(int) for _, y in parts])
+    test, valid, rest = _held_out(ys, 10, 5)
+    order = np.argsort(-class_counts(ys[rest]), kind='stable')
+    train = rest[long_tail_subset(ys[rest], imb_ratio=50, n_max=100, order=order, seed=0)]
+    return _signal_task(t, xs, ys, train, valid, test, 512, signal_augment(shift=0.1, scale=(0.7, 1.4), snr_db=None, p=0.5))
+
+def vowels_task():
+    from sktime.datasets import load_japanese_vowels
+    t = Task('vowels', 'Japanese Vowels (sktime), ratio 20, resnet1d_10', 30, 3e-3, 5, 20, 5)
+    X, y = load_japanese_vowels(return_X_y=True)
+    xs = [np.stack([np.asarray(X.iloc[i, c], dtype=np.float32) for c in range(X.shape[1])]) for i in range(len(X))]
+    ys = np.asarray(y).astype(int) - 1
+    test, valid, rest = _held_out(ys, 10, 5)
+    train = rest[long_tail_subset(ys[rest], imb_ratio=20, n_max=40, seed=0)]
+    return _signal_task(t, xs, ys, train, valid, test, 32)
+
+def fsdd_task():
+    import pandas as pd
+    from lt_fastai.audio import load_audio, MelSpectrogram, TensorAudio
+    root = os.environ.get('LT_FASTAI_FSDD')
+    if not root: raise SystemExit("the fsdd task needs LT_FASTAI_FSDD: the folder of the FSDD recordings (*.wav)")
+    root = Path(root)
+    files = sorted(root.glob('*.wav')) or sorted((root / 'recordings').glob('*.wav'))
+    if not files: raise SystemExit(f"no .wav files in LT_FASTAI_FSDD={root} (nor in its recordings/ folder)")
+    t = Task('fsdd', 'FSDD spoken digits, ratio 50, log-mel + resnet1d_10', 30, 3e-3, 5, 50, 15)
+    df = pd.DataFrame(dict(fname=[str(f) for f in files]))
+    df[['digit', 'speaker', 'index']] = [f.stem.split('_') for f in files]
+    df['index'], df['label'] = df['index'].astype(int), df['digit'].astype(int)
+    wav = torch.from_numpy(np.stack([load_audio(f, sr=8000, duration=0.75) for f in df.fname]))
+    spec = MelSpectrogram(sr=8000, n_fft=256, hop_length=100, n_mels=40)(TensorAudio(wav))[:, 0]   # (N, 40, 61)
+    xs, ys = [s.numpy().astype(np.float32) for s in spec.as_subclass(torch.Tensor)], df.label.to_numpy()
+    test = np.flatnonzero(df['index'] < 5)
+    pool = np.flatnonzero(df['index'] >= 5)
+    rng = np.random.default_rng(0)
+    valid = np.concatenate([rng.choice(pool[ys[pool] == c], 10, replace=False) for c in range(10)])
+    rest = np.setdiff1d(pool, valid)
+    train = rest[long_tail_subset(ys[rest], imb_ratio=50, n_max=150, seed=0)]
+    return _signal_task(t, xs, ys, train, valid, test, 61)
+
+TASKS = dict(digits=digits_task, fsdd=fsdd_task, vowels=vowels_task, plaid=plaid_task)
+
+# ---------------------------------------------------------------- runs
+def run_one(task, recipe, seed):
+    set_seed(seed)
+    dls = task.loaders()
+    timer = EpochTimer()
+    learn = task.model(dls, recipe)
+    learn.add_cb(timer)
+    t0 = time.perf_counter()
+    with quiet(learn):
+        learn.fit_lt(task.epochs, task.lr, stage_epochs=task.stage_epochs)
+        preds, targs = learn.get_preds(dl=task.test(dls))
+    secs = time.perf_counter() - t0
+    m = lt_metrics(preds, targs, counts=task.counts, many=task.many, few=task.few, ks=())
+    rec = np.array([float((preds.argmax(1)[targs == c] == c).float().mean()) for c in range(len(task.counts))])
+    prior = task.counts / task.counts.sum()
+    return dict(recipe=recipe, seed=seed, balanced_accuracy=float(m['balanced_accuracy']), accuracy=float(m['accuracy']),
+                prior_accuracy=float((prior * rec).sum()), few_acc=float(m['few_acc']), many_acc=float(m['many_acc']),
+                epoch_s=float(np.median(timer.times)), seconds=secs,
+                stages=[{k: v for k, v in s.items() if isinstance(v, (int, float, str))} for s in learn.lt_stages])
+
+def summarise(runs, recipes):
+    out = {}
+    for r in recipes:
+        rs = [x for x in runs if x['recipe'] == r]
+        if not rs: continue
+        s = {k: (float(np.mean([x[k] for x in rs])), float(np.std([x[k] for x in rs])))
+             for k in ('balanced_accuracy', 'few_acc', 'prior_accuracy', 'epoch_s', 'seconds')}
+        out[r] = dict(s, new=r in NEW, n=len(rs))
+    if 'ce' in out:
+        base = out['ce']['epoch_s'][0]
+        for r in out: out[r]['epoch_cost'] = out[r]['epoch_s'][0] / base
+    return out
+
+def print_table(task, summ):
+    print(f"\n## {task.title}\ntraining counts {task.counts.tolist()}; many > {task.many}, few < {task.few}\n")
+    print(f"| recipe | balanced acc | few-shot acc | acc (train prior) | epoch × ce | new |\n|---|---|---|---|---|---|")
+    for r, s in sorted(summ.items(), key=lambda kv: -kv[1]['balanced_accuracy'][0]):
+        b, f, a = s['balanced_accuracy'], s['few_acc'], s['prior_accuracy']
+        print(f"| {r} | {100*b[0]:.1f} ± {100*b[1]:.1f} | {100*f[0]:.1f} ± {100*f[1]:.1f} | {100*a[0]:.1f} ± {100*a[1]:.1f} "
+              f"| {s.get('epoch_cost', float('nan')):.2f} | {'yes' if s['new'] else ''} |")
+
+def verdict(summ):
+    new = {r: s for r, s in summ.items() if s['new']}
+    old = {r: s for r, s in summ.items() if not s['new']}
+    if not new or not old: return None
+    bn = max(new, key=lambda r: new[r]['balanced_accuracy'][0]); bo = max(old, key=lambda r: old[r]['balanced_accuracy'][0])
+    gain = 100 * (new[bn]['balanced_accuracy'][0] - old[bo]['balanced_accuracy'][0])
+    acc = 100 * (new[bn]['prior_accuracy'][0] - old[bo]['prior_accuracy'][0])
+    return dict(best_new=bn, best_existing=bo, gain_pts=gain, prior_acc_change_pts=acc, met=bool(gain >= 2 and acc >= -2))
+
+def _write(path, obj):
+    tmp = Path(str(path) + '.partial')
+    tmp.write_text(json.dumps(obj, indent=1))
+    os.replace(tmp, path)
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--tasks', default='digits,fsdd,vowels,plaid')
+    p.add_argument('--recipes', default=None, help='comma-separated (default: every single-label recipe)')
+    p.add_argument('--seeds', default='0,1,2')
+    p.add_argument('--out', default='lt_panel.json')
+    p.add_argument('--threads', type=int, default=None)
+    p.add_argument('--epochs', type=int, default=None, help='override every task\'s epochs (a quick check, not the panel)')
+    a = p.parse_args(argv)
+    if a.threads: torch.set_num_threads(a.threads)
+    names = a.tasks.split(',')
+    bad = [n for n in names if n not in TASKS]
+    if bad: p.error(f"unknown task(s) {bad}; tasks: {list(TASKS)}")
+    recipes = a.recipes.split(',') if a.recipes else list_recipes(multilabel=False)
+    for r in recipes: get_recipe(r)
+    seeds = [int(s) for s in a.seeds.split(',')]
+    res = dict(config=dict(tasks=names, recipes=recipes, seeds=seeds, epochs=a.epochs, threads=torch.get_num_threads(),
+                           torch=torch.__version__), tasks={})
+    for n in names:
+        task = TASKS[n]()
+        if a.epochs: task.epochs, task.stage_epochs = a.epochs, min(task.stage_epochs, a.epochs)
+        runs, t0 = [], time.perf_counter()
+        for r in recipes:
+            for s in seeds:
+                runs.append(run_one(task, r, s))
+                print(f"{n} {r} seed {s}: balanced acc {runs[-1]['balanced_accuracy']:.3f} ({runs[-1]['seconds']:.1f} s)",
+                      file=sys.stderr, flush=True)
+        summ = summarise(runs, recipes)
+        res['tasks'][n] = dict(title=task.title, counts=task.counts.tolist(), many=task.many, few=task.few,
+                               epochs=task.epochs, lr=task.lr, stage_epochs=task.stage_epochs, runs=runs, summary=summ,
+                               verdict=verdict(summ), minutes=(time.perf_counter() - t0) / 60)
+        _write(a.out, res)
+        print_table(task, summ)
+        v = res['tasks'][n]['verdict']
+        if v: print(f"\nbest new {v['best_new']} vs best existing {v['best_existing']}: {v['gain_pts']:+.1f} pts balanced accuracy, "
+                    f"{v['prior_acc_change_pts']:+.1f} pts accuracy under the training prior")
+    return res
+
+if __name__ == '__main__': main()

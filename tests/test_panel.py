@@ -1,0 +1,31 @@
+"The benchmark panel as a user first meets it: a quick run writes its JSON and table; a bad task or recipe is refused before anything trains (benchmarks/lt_panel.py)."
+import importlib.util, json, warnings
+import pytest
+from pathlib import Path
+warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')
+
+ROOT = Path(__file__).resolve().parent.parent
+
+@pytest.fixture(scope='module')
+def panel():
+    spec = importlib.util.spec_from_file_location('lt_panel', ROOT / 'benchmarks' / 'lt_panel.py')
+    mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
+    return mod
+
+def test_quick_run_writes_json(panel, tmp_path, capsys):
+    out = tmp_path / 'p.json'
+    res = panel.main(['--tasks', 'digits', '--recipes', 'ce,glmc', '--seeds', '0', '--epochs', '1', '--out', str(out)])
+    saved = json.loads(out.read_text())
+    assert saved['tasks']['digits']['summary'].keys() == {'ce', 'glmc'}
+    s = saved['tasks']['digits']['summary']['glmc']
+    assert s['new'] and s['n'] == 1 and 0 <= s['balanced_accuracy'][0] <= 1 and s['epoch_cost'] > 0
+    assert saved['tasks']['digits']['verdict']['best_new'] == 'glmc'
+    assert not list(tmp_path.glob('*.partial'))                      # written whole
+    assert '| glmc |' in capsys.readouterr().out
+    assert res['tasks']['digits']['runs'][0]['recipe'] == 'ce'
+
+def test_bad_arguments(panel, tmp_path):
+    with pytest.raises(SystemExit) as e: panel.main(['--tasks', 'cifar', '--out', str(tmp_path / 'x.json')])
+    assert e.value.code == 2
+    with pytest.raises(ValueError, match="unknown recipe 'glmcc'"): panel.main(['--tasks', 'digits', '--recipes', 'glmcc'])
+    assert not (tmp_path / 'x.json').exists()
