@@ -2,6 +2,7 @@
 
     python benchmarks/lt_panel.py [--tasks digits,fsdd,vowels,plaid] [--recipes ce,glmc,...] [--seeds 0,1,2]
                                   [--out panel.json] [--threads 1] [--epochs N]
+    python benchmarks/lt_panel.py --merge a.json b.json ... --out panel.json   # one table from several runs of the panel
 
 Tasks (each with a fixed model, budget and data split; only the training seed changes between runs):
 
@@ -21,12 +22,14 @@ Every model is evaluated once, at its last epoch, on its task's balanced test sp
 accuracy (mean ± std over seeds), few-shot accuracy (mean recall of the few-shot classes), accuracy under the
 training prior (Σ_c π_c·recall_c: the accuracy the model would have on test data as long-tailed as its training
 data; on the balanced test split plain accuracy equals balanced accuracy) and the cost of a main-fit epoch relative
-to cross-entropy's (median epoch time; runs of one task share one process, so the ratios are side by side).
+to cross-entropy's (median epoch time, divided by that of the `ce` runs of the same invocation, which ran side by
+side with it in one process; a merged table keeps each run's own ratio).
 
 The JSON file holds every run and the summary; the last lines compare the best new recipe with the best
 existing one on each task.
 """
 import argparse, json, os, sys, time, warnings
+from types import SimpleNamespace
 from pathlib import Path
 import numpy as np
 import torch
@@ -42,7 +45,7 @@ from lt_fastai.recipes import list_recipes, get_recipe
 from lt_fastai.learner import lt_learner
 from lt_fastai.test_utils import quiet
 
-NEW = ('weight_balancing', 'sam', 'imbsam', 'glmc', 'la_mixup_crt', 'bs_mixup_crt', 'ldam_drw_la')
+NEW = ('weight_balancing', 'sam', 'imbsam', 'glmc', 'la_mixup_crt', 'la_sam', 'la_imbsam', 'ldam_drw_la')
 
 class EpochTimer(Callback):
     "Seconds of each epoch of the first fit (the main fit; the recipes' stages are later fits)"
@@ -165,10 +168,38 @@ def summarise(runs, recipes):
         s = {k: (float(np.mean([x[k] for x in rs])), float(np.std([x[k] for x in rs])))
              for k in ('balanced_accuracy', 'few_acc', 'prior_accuracy', 'epoch_s', 'seconds')}
         out[r] = dict(s, new=r in NEW, n=len(rs))
-    if 'ce' in out:
-        base = out['ce']['epoch_s'][0]
-        for r in out: out[r]['epoch_cost'] = out[r]['epoch_s'][0] / base
+        if all('epoch_cost' in x for x in rs): out[r]['epoch_cost'] = float(np.mean([x['epoch_cost'] for x in rs]))
     return out
+
+def _set_costs(runs):
+    "Each run's main-fit epoch time over the median of the `ce` runs beside it (same invocation)"
+    ce = [x['epoch_s'] for x in runs if x['recipe'] == 'ce']
+    if ce:
+        for x in runs: x['epoch_cost'] = x['epoch_s'] / float(np.median(ce))
+    return runs
+
+def merge(files, out):
+    "One panel result from several: runs of a (task, recipe, seed) already seen in an earlier file, or of a recipe no longer registered, are left out"
+    res, seen, known = None, set(), set(list_recipes())
+    for f in files:
+        r = json.loads(Path(f).read_text())
+        if res is None: res = dict(config=dict(r['config'], merged=[str(f) for f in files]), tasks={})
+        for n, t in r['tasks'].items():
+            runs = [x for x in _set_costs(t['runs']) if (n, x['recipe'], x['seed']) not in seen and x['recipe'] in known]
+            seen.update((n, x['recipe'], x['seed']) for x in runs)
+            if n not in res['tasks']: res['tasks'][n] = dict({k: v for k, v in t.items() if k not in ('summary', 'verdict')}, runs=[])
+            res['tasks'][n]['runs'] += runs
+    for n, t in res['tasks'].items():
+        recipes = list(dict.fromkeys(x['recipe'] for x in t['runs']))
+        t['summary'] = summarise(t['runs'], recipes); t['verdict'] = verdict(t['summary'])
+        print_table(SimpleNamespace(title=t['title'], counts=np.asarray(t['counts']), many=t['many'], few=t['few']), t['summary'])
+        _print_verdict(t['verdict'])
+    _write(out, res)
+    return res
+
+def _print_verdict(v):
+    if v: print(f"\nbest new {v['best_new']} vs best existing {v['best_existing']}: {v['gain_pts']:+.1f} pts balanced accuracy, "
+                f"{v['prior_acc_change_pts']:+.1f} pts accuracy under the training prior")
 
 def print_table(task, summ):
     print(f"\n## {task.title}\ntraining counts {task.counts.tolist()}; many > {task.many}, few < {task.few}\n")
@@ -200,7 +231,12 @@ def main(argv=None):
     p.add_argument('--out', default='lt_panel.json')
     p.add_argument('--threads', type=int, default=None)
     p.add_argument('--epochs', type=int, default=None, help='override every task\'s epochs (a quick check, not the panel)')
+    p.add_argument('--merge', nargs='+', default=None, help='panel JSON files to merge into --out (nothing is trained)')
     a = p.parse_args(argv)
+    if a.merge:
+        missing = [f for f in a.merge if not Path(f).is_file()]
+        if missing: p.error(f"no such panel file(s): {missing}")
+        return merge(a.merge, a.out)
     if a.threads: torch.set_num_threads(a.threads)
     names = a.tasks.split(',')
     bad = [n for n in names if n not in TASKS]
@@ -219,15 +255,13 @@ def main(argv=None):
                 runs.append(run_one(task, r, s))
                 print(f"{n} {r} seed {s}: balanced acc {runs[-1]['balanced_accuracy']:.3f} ({runs[-1]['seconds']:.1f} s)",
                       file=sys.stderr, flush=True)
-        summ = summarise(runs, recipes)
+        summ = summarise(_set_costs(runs), recipes)
         res['tasks'][n] = dict(title=task.title, counts=task.counts.tolist(), many=task.many, few=task.few,
                                epochs=task.epochs, lr=task.lr, stage_epochs=task.stage_epochs, runs=runs, summary=summ,
                                verdict=verdict(summ), minutes=(time.perf_counter() - t0) / 60)
         _write(a.out, res)
         print_table(task, summ)
-        v = res['tasks'][n]['verdict']
-        if v: print(f"\nbest new {v['best_new']} vs best existing {v['best_existing']}: {v['gain_pts']:+.1f} pts balanced accuracy, "
-                    f"{v['prior_acc_change_pts']:+.1f} pts accuracy under the training prior")
+        _print_verdict(res['tasks'][n]['verdict'])
     return res
 
 if __name__ == '__main__': main()

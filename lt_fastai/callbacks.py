@@ -560,19 +560,21 @@ class GLMCMix(Callback):
         y = self.yb[0] if len(self.yb) == 1 else None
         if y is None or y.ndim != 1 or y.is_floating_point():
             raise ValueError("GLMC mixes class-index labels: it needs one single-label target per item")
-        ix = [i for i, x in enumerate(self.xb) if x.is_floating_point()]
-        if not any(self.xb[i].ndim >= 3 for i in ix):
-            raise ValueError("GLMC's local view is a CutMix box: it needs an input with an axis after (N, C), e.g. (N, C, T) or (N, C, H, W)")
+        ix = [i for i, x in enumerate(self.xb) if x.is_floating_point() and x.ndim >= 2]
+        if not ix: raise ValueError("GLMC mixes floating-point inputs of shape (N, ...): the batch has none")
+        # the CutMix box is cut in the first input with axes after (N, C), else along the features of a (N, F) input
+        ref = self.xb[next((i for i in ix if self.xb[i].ndim >= 3), ix[0])]
+        as3 = lambda x: x if x.ndim >= 3 else x[:, None]
         n = len(y)
         j = torch.randperm(n, device=y.device)
         lam = float(self.distrib.sample())
-        box, lam_c = rand_box(self.xb[ix[0]].shape, lam) if self.xb[ix[0]].ndim >= 3 else (None, lam)
+        box, lam_c = rand_box(as3(ref).shape, lam)
         xs = list(self.xb)
         for i, x in enumerate(self.xb):
             if i not in ix: xs[i] = torch.cat([x, x]); continue
             g = torch.lerp(x[j], x, lam)
-            if x.ndim >= 3 and x.shape == self.xb[ix[0]].shape: l = x.clone(); l[box] = x[j][box]
-            else: l = g   # an input without those axes (e.g. metadata) is mixed globally in both views
+            if x.shape == ref.shape: l = x.clone(); as3(l)[box] = as3(x[j])[box]
+            else: l = g   # another input of a different shape (e.g. metadata beside a spectrogram) is mixed globally in both views
             xs[i] = torch.cat([g, l])
         self.learn.xb = tuple(xs)
         e, ej = F.one_hot(y, int(self.dls.c)).float(), F.one_hot(y[j], int(self.dls.c)).float()

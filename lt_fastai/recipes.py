@@ -304,12 +304,18 @@ def la_mixup_crt(tau:float=1., alpha:float=0.2, epochs=0.1, lr_mult:float=1.):
                   stages=(Stage('crt', _ce_crt_stage, epochs, lr_mult),))
 
 @register_recipe
-def bs_mixup_crt(alpha:float=0.2, epochs=0.1, lr_mult:float=1.):
-    "balanced softmax with MixUp, then classifier re-training with cross-entropy, class-balanced (Ren et al. 2020; Zhang et al. 2021)"
-    from lt_fastai.losses import BalancedSoftmaxLoss
-    from lt_fastai.callbacks import LTMixUp
-    return Recipe('bs_mixup_crt', loss=BalancedSoftmaxLoss, cbs=(partial(LTMixUp, alpha=alpha),),
-                  stages=(Stage('crt', _ce_crt_stage, epochs, lr_mult),))
+def la_sam(tau:float=1., rho:float=0.05):
+    "logit-adjusted loss with sharpness-aware minimisation (Menon et al. 2021; Foret et al. 2021; Rangwani et al. 2022)"
+    from lt_fastai.losses import LogitAdjustedLoss
+    from lt_fastai.callbacks import SAM
+    return Recipe('la_sam', loss=partial(LogitAdjustedLoss, tau=tau), cbs=(partial(SAM, rho=rho),))
+
+@register_recipe
+def la_imbsam(tau:float=1., rho:float=0.05, tail=None):
+    "logit-adjusted loss with class-aware SAM on the tail classes (Menon et al. 2021; Zhou et al. 2023)"
+    from lt_fastai.losses import LogitAdjustedLoss
+    from lt_fastai.callbacks import ImbSAM
+    return Recipe('la_imbsam', loss=partial(LogitAdjustedLoss, tau=tau), cbs=(partial(ImbSAM, rho=rho, tail=tail),))
 
 @register_recipe
 def ldam_drw_la(max_m:float=0.5, s:float=30., drw_start=0.8, beta:float=0.9999, metric:str='balanced_accuracy'):
