@@ -1,6 +1,6 @@
 """The long-tail panel: every single-label recipe, 3 seeds, on fixed long-tailed tasks of several modalities.
 
-    python benchmarks/lt_panel.py [--tasks digits,fsdd,vowels,plaid] [--recipes ce,glmc,...] [--seeds 0,1,2]
+    python benchmarks/lt_panel.py [--tasks digits,fsdd,vowels,plaid,keyboard] [--recipes ce,glmc,...] [--seeds 0,1,2]
                                   [--out panel.json] [--threads 1] [--epochs N]
     python benchmarks/lt_panel.py --merge a.json b.json ... --out panel.json   # one table from several runs of the panel
 
@@ -16,6 +16,11 @@ Tasks (each with a fixed model, budget and data split; only the training seed ch
   per speaker, training set long-tailed at ratio 20 (40 → 2), `resnet1d_10` (width 32), 30 epochs at lr 3e-3.
 - plaid: the signal tutorial's task: PLAID appliance currents (bundled with sktime), imbalance ratio 50 (100 → 2),
   `resnet1d_10` (width 32), 30 epochs at lr 3e-3, second stages 5 epochs.
+- keyboard: the video tutorial's task: generated keyboard videos (written once under $LT_FASTAI_DATA/keyboard, or
+  the temporary folder), 12 keys whose presses grow rarer from key 0 to key 11, one multi-hot row per frame; a
+  `test_resnet` frame encoder with a temporal transformer, 15 epochs at lr 3e-3. Multi-label, so it runs the
+  multi-label recipes and reports the macro F1 over test frames with per-key thresholds chosen on validation
+  frames, mAP, few-shot mAP and the event F1 (onsets within 50 ms) instead of accuracies.
 
 Every model is evaluated once, at its last epoch, on its task's balanced test split. τ (post-hoc adjustment,
 τ-normalisation) is chosen on the validation split by the recipes themselves. Reported per recipe: balanced
@@ -40,7 +45,8 @@ from fastai.callback.core import Callback
 from fastai.torch_core import set_seed
 import fastai.callback.progress  # noqa: F401
 from lt_fastai.core import class_counts, long_tail_subset, shot_groups
-from lt_fastai.metrics import lt_metrics
+from lt_fastai.metrics import lt_metrics, multilabel_lt_metrics, event_f1
+from lt_fastai.posthoc import tune_thresholds
 from lt_fastai.recipes import list_recipes, get_recipe
 from lt_fastai.learner import lt_learner
 from lt_fastai.test_utils import quiet
@@ -58,8 +64,9 @@ class EpochTimer(Callback):
         if self.fits == 1: self.times.append(time.perf_counter() - self.t0)
 
 class Task:
-    "A long-tailed task: fixed data split, model, budget; `loaders(seed)`, `learner(dls, recipe)` and the test loader"
-    def __init__(self, name, title, epochs, lr, stage_epochs, many, few): 
+    "A long-tailed task: fixed data split, model and budget; `loaders()`, `model(dls, recipe)` and `test(dls)`"
+    multilabel = False
+    def __init__(self, name, title, epochs, lr, stage_epochs, many, few):
         self.name, self.title, self.epochs, self.lr, self.stage_epochs, self.many, self.few = name, title, epochs, lr, stage_epochs, many, few
 
 # ---------------------------------------------------------------- tasks
@@ -138,7 +145,26 @@ def fsdd_task():
     train = rest[long_tail_subset(ys[rest], imb_ratio=50, n_max=150, seed=0)]
     return _signal_task(t, xs, ys, train, valid, test, 61)
 
-TASKS = dict(digits=digits_task, fsdd=fsdd_task, vowels=vowels_task, plaid=plaid_task)
+def keyboard_task():
+    import tempfile
+    from lt_fastai.core import dataset_labels
+    from lt_fastai.video import LTVideoDataLoaders, lt_video_learner
+    from lt_fastai.test_utils import write_keyboard
+    root = Path(os.environ.get('LT_FASTAI_DATA', tempfile.gettempdir())) / 'keyboard'
+    if not (root / 'test').exists():   # the video tutorial's clips: 12 keys, pressed ever more rarely from key 0 to key 11
+        write_keyboard(root / 'train', n_clips=96, n_frames=100, n_keys=12, fps=25, rate=2.5, alpha=2.0, lit=28., seed=0)
+        write_keyboard(root / 'test', n_clips=24, n_frames=100, n_keys=12, fps=25, rate=0.6, alpha=0., lit=28., seed=1000)
+    t = Task('keyboard', 'keyboard videos (generated), frame-level keys, test_resnet + transformer', 15, 3e-3, 0, 1000, 200)
+    t.multilabel = True
+    t.loaders = lambda: LTVideoDataLoaders.from_folder(root / 'train', frame_level=True, n_frames=32, stride=1, bs=8, seed=0,
+                                                       valid_pct=0.25)
+    t.counts = class_counts(dataset_labels(t.loaders().train_ds))
+    test_files = sorted((root / 'test').glob('*.mkv'))
+    t.model = lambda dls, recipe: lt_video_learner(dls, 'test_resnet', recipe=recipe, temporal='transformer', many=t.many, few=t.few)
+    t.test = lambda dls: dls.test_dl(test_files, with_labels=True)
+    return t
+
+TASKS = dict(digits=digits_task, fsdd=fsdd_task, vowels=vowels_task, plaid=plaid_task, keyboard=keyboard_task)
 
 # ---------------------------------------------------------------- runs
 def run_one(task, recipe, seed):
@@ -150,8 +176,15 @@ def run_one(task, recipe, seed):
     t0 = time.perf_counter()
     with quiet(learn):
         learn.fit_lt(task.epochs, task.lr, stage_epochs=task.stage_epochs)
+        if task.multilabel: thr = torch.as_tensor(tune_thresholds(learn)[0], dtype=torch.float32)   # on validation frames
         preds, targs = learn.get_preds(dl=task.test(dls))
     secs = time.perf_counter() - t0
+    if task.multilabel:
+        k = preds.shape[-1]
+        m = multilabel_lt_metrics(preds.reshape(-1, k), targs.reshape(-1, k), counts=task.counts, thresh=thr, many=task.many, few=task.few)
+        return dict(recipe=recipe, seed=seed, macro_f1=float(m['macro_f1']), mAP=float(m['mAP']), mAP_few=float(m['mAP_few']),
+                    event_f1=float(event_f1(preds, targs, fps=dls.fps, onset_tol=0.05, thresh=thr)['event_f1']),
+                    epoch_s=float(np.median(timer.times)), seconds=secs, stages=[])
     m = lt_metrics(preds, targs, counts=task.counts, many=task.many, few=task.few, ks=())
     rec = np.array([float((preds.argmax(1)[targs == c] == c).float().mean()) for c in range(len(task.counts))])
     prior = task.counts / task.counts.sum()
@@ -166,14 +199,15 @@ def summarise(runs, recipes):
         rs = [x for x in runs if x['recipe'] == r]
         if not rs: continue
         s = {k: (float(np.mean([x[k] for x in rs])), float(np.std([x[k] for x in rs])))
-             for k in ('balanced_accuracy', 'few_acc', 'prior_accuracy', 'epoch_s', 'seconds')}
+             for k in ('balanced_accuracy', 'few_acc', 'prior_accuracy', 'macro_f1', 'mAP', 'mAP_few', 'event_f1', 'epoch_s', 'seconds')
+             if k in rs[0]}
         out[r] = dict(s, new=r in NEW, n=len(rs))
         if all('epoch_cost' in x for x in rs): out[r]['epoch_cost'] = float(np.mean([x['epoch_cost'] for x in rs]))
     return out
 
 def _set_costs(runs):
     "Each run's main-fit epoch time over the median of the `ce` runs beside it (same invocation)"
-    ce = [x['epoch_s'] for x in runs if x['recipe'] == 'ce']
+    ce = [x['epoch_s'] for x in runs if x['recipe'] in ('ce', 'bce')]
     if ce:
         for x in runs: x['epoch_cost'] = x['epoch_s'] / float(np.median(ce))
     return runs
@@ -201,18 +235,23 @@ def _print_verdict(v):
     if v: print(f"\nbest new {v['best_new']} vs best existing {v['best_existing']}: {v['gain_pts']:+.1f} pts balanced accuracy, "
                 f"{v['prior_acc_change_pts']:+.1f} pts accuracy under the training prior")
 
+COLUMNS = dict(balanced_accuracy='balanced acc', few_acc='few-shot acc', prior_accuracy='acc (train prior)',
+               macro_f1='macro F1 (tuned thresholds)', mAP='mAP', mAP_few='few-shot mAP', event_f1='event F1')
+
 def print_table(task, summ):
-    print(f"\n## {task.title}\ntraining counts {task.counts.tolist()}; many > {task.many}, few < {task.few}\n")
-    print(f"| recipe | balanced acc | few-shot acc | acc (train prior) | epoch × ce | new |\n|---|---|---|---|---|---|")
-    for r, s in sorted(summ.items(), key=lambda kv: -kv[1]['balanced_accuracy'][0]):
-        b, f, a = s['balanced_accuracy'], s['few_acc'], s['prior_accuracy']
-        print(f"| {r} | {100*b[0]:.1f} ± {100*b[1]:.1f} | {100*f[0]:.1f} ± {100*f[1]:.1f} | {100*a[0]:.1f} ± {100*a[1]:.1f} "
-              f"| {s.get('epoch_cost', float('nan')):.2f} | {'yes' if s['new'] else ''} |")
+    print(f"\n## {task.title}\ntraining counts {np.asarray(task.counts).tolist()}; many > {task.many}, few < {task.few}\n")
+    if not summ: return
+    keys = [k for k in COLUMNS if k in next(iter(summ.values()))]
+    print('| recipe | ' + ' | '.join(COLUMNS[k] for k in keys) + ' | epoch × ' + ('ce' if 'balanced_accuracy' in keys else 'bce')
+          + ' | new |\n' + '|---' * (len(keys) + 3) + '|')
+    for r, s in sorted(summ.items(), key=lambda kv: -kv[1][keys[0]][0]):
+        cells = ' | '.join(f"{100*s[k][0]:.1f} ± {100*s[k][1]:.1f}" for k in keys)
+        print(f"| {r} | {cells} | {s.get('epoch_cost', float('nan')):.2f} | {'yes' if s['new'] else ''} |")
 
 def verdict(summ):
     new = {r: s for r, s in summ.items() if s['new']}
     old = {r: s for r, s in summ.items() if not s['new']}
-    if not new or not old: return None
+    if not new or not old or 'balanced_accuracy' not in next(iter(summ.values())): return None
     bn = max(new, key=lambda r: new[r]['balanced_accuracy'][0]); bo = max(old, key=lambda r: old[r]['balanced_accuracy'][0])
     gain = 100 * (new[bn]['balanced_accuracy'][0] - old[bo]['balanced_accuracy'][0])
     acc = 100 * (new[bn]['prior_accuracy'][0] - old[bo]['prior_accuracy'][0])
@@ -225,7 +264,7 @@ def _write(path, obj):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--tasks', default='digits,fsdd,vowels,plaid')
+    p.add_argument('--tasks', default='digits,fsdd,vowels,plaid,keyboard')
     p.add_argument('--recipes', default=None, help='comma-separated (default: every single-label recipe)')
     p.add_argument('--seeds', default='0,1,2')
     p.add_argument('--out', default='lt_panel.json')
@@ -241,22 +280,24 @@ def main(argv=None):
     names = a.tasks.split(',')
     bad = [n for n in names if n not in TASKS]
     if bad: p.error(f"unknown task(s) {bad}; tasks: {list(TASKS)}")
-    recipes = a.recipes.split(',') if a.recipes else list_recipes(multilabel=False)
-    for r in recipes: get_recipe(r)
+    chosen = a.recipes.split(',') if a.recipes else None
+    for r in chosen or (): get_recipe(r)
     seeds = [int(s) for s in a.seeds.split(',')]
-    res = dict(config=dict(tasks=names, recipes=recipes, seeds=seeds, epochs=a.epochs, threads=torch.get_num_threads(),
+    res = dict(config=dict(tasks=names, recipes=chosen or 'all', seeds=seeds, epochs=a.epochs, threads=torch.get_num_threads(),
                            torch=torch.__version__), tasks={})
     for n in names:
         task = TASKS[n]()
+        recipes = [r for r in chosen if get_recipe(r).multilabel == task.multilabel] if chosen else list_recipes(multilabel=task.multilabel)
+        if not recipes: print(f"{n}: none of the chosen recipes is {'multi' if task.multilabel else 'single'}-label; skipped", file=sys.stderr); continue
         if a.epochs: task.epochs, task.stage_epochs = a.epochs, min(task.stage_epochs, a.epochs)
         runs, t0 = [], time.perf_counter()
         for r in recipes:
             for s in seeds:
                 runs.append(run_one(task, r, s))
-                print(f"{n} {r} seed {s}: balanced acc {runs[-1]['balanced_accuracy']:.3f} ({runs[-1]['seconds']:.1f} s)",
-                      file=sys.stderr, flush=True)
+                k = 'macro_f1' if task.multilabel else 'balanced_accuracy'
+                print(f"{n} {r} seed {s}: {COLUMNS[k]} {runs[-1][k]:.3f} ({runs[-1]['seconds']:.1f} s)", file=sys.stderr, flush=True)
         summ = summarise(_set_costs(runs), recipes)
-        res['tasks'][n] = dict(title=task.title, counts=task.counts.tolist(), many=task.many, few=task.few,
+        res['tasks'][n] = dict(title=task.title, counts=np.asarray(task.counts).tolist(), multilabel=task.multilabel, many=task.many, few=task.few,
                                epochs=task.epochs, lr=task.lr, stage_epochs=task.stage_epochs, runs=runs, summary=summ,
                                verdict=verdict(summ), minutes=(time.perf_counter() - t0) / 60)
         _write(a.out, res)

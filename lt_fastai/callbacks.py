@@ -7,6 +7,7 @@ Docs: https://lt-fastai.github.io/lt_fastai/callbacks.html.md"""
 # %% ../nbs/04_callbacks.ipynb #45577701
 from __future__ import annotations
 import contextlib
+import warnings
 import math
 from functools import partial
 import numpy as np
@@ -469,12 +470,16 @@ class ImbSAM(SAM):
                  tail=None,       # which classes are tail (see `tail_classes`)
                  counts=None):    # training class counts (default: from the training loader)
         super().__init__(rho)
+        tail_classes([1.], tail)   # a bad `tail` fails here, not at the first fit
         self.tail, self.counts = tail, counts
 
     def before_fit(self):
         super().before_fit()
         c = self.counts if self.counts is not None else dls_class_counts(self.dls)
         self._tail = tail_classes(c, self.tail).to(self.dls.device)
+        if not self._tail.any():
+            warnings.warn(f"ImbSAM: no tail class with tail={self.tail!r} and counts {np.asarray(c).tolist()}, so every step is a "
+                          "plain one; pass `tail` (a count or a share of the classes)", stacklevel=2)
 
     def _tail_mask(self, yb):
         y = yb[0] if len(yb) else None

@@ -17,3 +17,10 @@ def nbdev_cmd(name):
 
 @pytest.fixture
 def root(): return ROOT
+
+def load_benchmark(name):
+    "Import `benchmarks/<name>.py` as a module (the benchmarks are scripts, not part of the package)"
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(name, ROOT / 'benchmarks' / f'{name}.py')
+    mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
+    return mod

@@ -1,16 +1,11 @@
 "The benchmark panel as a user first meets it: a quick run writes its JSON and table; a bad task or recipe is refused before anything trains (benchmarks/lt_panel.py)."
-import importlib.util, json, warnings
+import json, warnings
 import pytest
-from pathlib import Path
+from conftest import load_benchmark
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')
 
-ROOT = Path(__file__).resolve().parent.parent
-
 @pytest.fixture(scope='module')
-def panel():
-    spec = importlib.util.spec_from_file_location('lt_panel', ROOT / 'benchmarks' / 'lt_panel.py')
-    mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
-    return mod
+def panel(): return load_benchmark('lt_panel')
 
 def test_quick_run_writes_json(panel, tmp_path, capsys):
     out = tmp_path / 'p.json'
