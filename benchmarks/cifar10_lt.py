@@ -119,7 +119,7 @@ def run(recipe, data, seed, epochs, bs, lr, device, many=100, few=20):
     set_seed(seed)
     dls = in_memory_dls(xtr, ytr, xva, yva, bs=bs, device=device)
     learn = lt_learner(dls, resnet32().to(device), recipe=recipe, opt_func=partial(SGD, mom=0.9, decouple_wd=False),
-                       many=many, few=few, precision='auto', cbs=PadCropFlip())
+                       many=many, few=few, precision='auto' if device.type == 'cuda' else 'fp32', cbs=PadCropFlip())
     t0 = time.perf_counter()
     with learn.no_bar(), learn.no_logging():
         learn.fit(epochs, lr, wd=2e-4, cbs=ParamScheduler({'lr': paper_schedule(epochs, lr)}))

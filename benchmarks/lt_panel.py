@@ -213,17 +213,17 @@ def _set_costs(runs):
     return runs
 
 def merge(files, out):
-    "One panel result from several: runs of a (task, recipe, seed) already seen in an earlier file, or of a recipe no longer registered, are left out"
-    res, seen, known = None, set(), set(list_recipes())
+    "One panel result from several; a run of a (task, recipe, seed) in a later file replaces the earlier one, recipes no longer registered are left out"
+    res, known = None, set(list_recipes())
     for f in files:
         r = json.loads(Path(f).read_text())
         if res is None: res = dict(config=dict(r['config'], merged=[str(f) for f in files]), tasks={})
         for n, t in r['tasks'].items():
-            runs = [x for x in _set_costs(t['runs']) if (n, x['recipe'], x['seed']) not in seen and x['recipe'] in known]
-            seen.update((n, x['recipe'], x['seed']) for x in runs)
-            if n not in res['tasks']: res['tasks'][n] = dict({k: v for k, v in t.items() if k not in ('summary', 'verdict')}, runs=[])
-            res['tasks'][n]['runs'] += runs
+            if n not in res['tasks']: res['tasks'][n] = dict({k: v for k, v in t.items() if k not in ('summary', 'verdict', 'runs')}, runs={})
+            for x in _set_costs(t['runs']):
+                if x['recipe'] in known: res['tasks'][n]['runs'][(x['recipe'], x['seed'])] = x
     for n, t in res['tasks'].items():
+        t['runs'] = list(t['runs'].values())
         recipes = list(dict.fromkeys(x['recipe'] for x in t['runs']))
         t['summary'] = summarise(t['runs'], recipes); t['verdict'] = verdict(t['summary'])
         print_table(SimpleNamespace(title=t['title'], counts=np.asarray(t['counts']), many=t['many'], few=t['few']), t['summary'])

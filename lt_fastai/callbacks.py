@@ -594,7 +594,7 @@ class GLMCMix(Callback):
         if self.consistency and self._feats is not None:
             h = self._feats.flatten(1).float()
             hg, hl = h.chunk(2)
-            con = -0.5 * (F.cosine_similarity(hg, hl.detach(), dim=-1).mean() + F.cosine_similarity(hl, hg.detach(), dim=-1).mean())
+            con = -(F.cosine_similarity(hg, hl.detach(), dim=-1).mean() + F.cosine_similarity(hl, hg.detach(), dim=-1).mean())
             loss = loss + self.consistency * con
         return loss
 

@@ -43,7 +43,7 @@ def test_train_then_predict(tmp_path):
 def test_bad_configs_are_one_line(tmp_path):
     cfg = write_config(tmp_path / 'demo.yaml')
     for args, msg in [(('data.bz=8',), 'unknown key data.bz (did you mean data.bs?)'),
-                      (('recipe.name=ldam',), "unknown recipe 'ldam' (did you mean ldam_drw?)"),
+                      (('recipe.name=ldam',), "unknown recipe 'ldam' (did you mean ldam_drw"),
                       (('schedule.epochs=two',), 'schedule.epochs: Input should be a valid integer')]:
         r = cli('train', cfg, *args, '--out', tmp_path / 'bad', cwd=tmp_path, check=False)
         assert r.returncode == 2 and msg in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
