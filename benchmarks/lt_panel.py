@@ -225,14 +225,17 @@ def merge(files, out):
     for n, t in res['tasks'].items():
         t['runs'] = list(t['runs'].values())
         recipes = list(dict.fromkeys(x['recipe'] for x in t['runs']))
-        t['summary'] = summarise(t['runs'], recipes); t['verdict'] = verdict(t['summary'])
+        t['summary'] = summarise(t['runs'], recipes)
+        cs, seeds = common_seed_summary(t['runs'])
+        t['verdict'] = verdict(cs)
+        if t['verdict']: t['verdict']['seeds'] = seeds
         print_table(SimpleNamespace(title=t['title'], counts=np.asarray(t['counts']), many=t['many'], few=t['few']), t['summary'])
         _print_verdict(t['verdict'])
     _write(out, res)
     return res
 
 def _print_verdict(v):
-    if v: print(f"\nbest new {v['best_new']} vs best existing {v['best_existing']}: {v['gain_pts']:+.1f} pts balanced accuracy, "
+    if v: print(f"\nseeds {v.get('seeds', 'all')}: best new {v['best_new']} vs best existing {v['best_existing']}: {v['gain_pts']:+.1f} pts balanced accuracy, "
                 f"{v['prior_acc_change_pts']:+.1f} pts accuracy under the training prior")
 
 COLUMNS = dict(balanced_accuracy='balanced acc', few_acc='few-shot acc', prior_accuracy='acc (train prior)',
@@ -248,7 +251,14 @@ def print_table(task, summ):
         cells = ' | '.join(f"{100*s[k][0]:.1f} ± {100*s[k][1]:.1f}" for k in keys)
         print(f"| {r} | {cells} | {s.get('epoch_cost', float('nan')):.2f} | {'yes' if s['new'] else ''} |")
 
+def common_seed_summary(runs):
+    "`summarise` of the seeds every recipe ran (a merged panel may have more seeds for some recipes than for others)"
+    recipes = list(dict.fromkeys(x['recipe'] for x in runs))
+    common = set.intersection(*[{x['seed'] for x in runs if x['recipe'] == r} for r in recipes]) if recipes else set()
+    return summarise([x for x in runs if x['seed'] in common], recipes), sorted(common)
+
 def verdict(summ):
+    "Best new against best existing recipe by mean balanced accuracy (pass a summary of common seeds)"
     new = {r: s for r, s in summ.items() if s['new']}
     old = {r: s for r, s in summ.items() if not s['new']}
     if not new or not old or 'balanced_accuracy' not in next(iter(summ.values())): return None

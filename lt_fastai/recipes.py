@@ -270,7 +270,7 @@ def weight_balancing(wd:float=5e-3, thresh:float=0.1, epochs=0.1, lr_mult:float=
 # %% ../nbs/07_recipes.ipynb #6491584a
 @register_recipe
 def sam(rho:float=0.05):
-    "cross-entropy with sharpness-aware minimisation, about 2× a CE step (Foret et al. 2021)"
+    "cross-entropy with sharpness-aware minimisation, a second forward-backward pass per step (Foret et al. 2021)"
     from lt_fastai.callbacks import SAM
     return Recipe('sam', cbs=(partial(SAM, rho=rho),))
 
