@@ -251,6 +251,8 @@ def _demo(a, recipes, out, argv) -> int:
 
 def _list():
     "Everything a config can name: recipes, architectures per modality, samplers, losses"
+    import warnings
+    warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)   # raised by fastai's import
     import timm
     from lt_fastai.signal_models import SIGNAL_ARCHS
     from lt_fastai.video_models import VIDEO_ARCHS, VIDEO_TEMPORALS
