@@ -51,7 +51,7 @@ from lt_fastai.recipes import list_recipes, get_recipe
 from lt_fastai.learner import lt_learner
 from lt_fastai.test_utils import quiet
 
-NEW = ('weight_balancing', 'sam', 'imbsam', 'glmc', 'la_mixup_crt', 'la_sam', 'la_imbsam', 'ldam_drw_la')
+NEW = ('weight_balancing', 'sam', 'imbsam', 'glmc', 'la_mixup_crt', 'la_sam', 'la_imbsam', 'bs_swa', 'ldam_drw_la')
 
 class EpochTimer(Callback):
     "Seconds of each epoch of the first fit (the main fit; the recipes' stages are later fits)"

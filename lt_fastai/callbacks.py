@@ -324,17 +324,20 @@ class WeightAveraging(Callback):
     def __init__(self,
                  decay:float=0.999, # EMA: weight of the previous average
                  mode:str='ema',    # 'ema' (every optimiser step) or 'swa' (equal mean of the end-of-epoch weights)
-                 start_epoch:int=0  # first epoch averaged (SWA) / whose steps are averaged (EMA); earlier ones are skipped
+                 start_epoch=0      # first epoch averaged (SWA) / whose steps are averaged (EMA), earlier ones skipped; a float in (0, 1): that share of the fit's epochs
                 ):
         if mode not in ('ema', 'swa'): raise ValueError(f"mode must be 'ema' or 'swa', got {mode!r}")
         if not 0 <= decay <= 1: raise ValueError(f"decay must lie in [0, 1], got {decay}")
-        if isinstance(start_epoch, bool) or not isinstance(start_epoch, (int, np.integer)) or start_epoch < 0:
-            raise ValueError(f"start_epoch must be an int >= 0, got {start_epoch!r}")
+        frac = isinstance(start_epoch, (float, np.floating)) and 0 < start_epoch < 1
+        if not frac and (isinstance(start_epoch, bool) or not isinstance(start_epoch, (int, np.integer)) or start_epoch < 0):
+            raise ValueError(f"start_epoch must be an int >= 0 or a share of the epochs in (0, 1), got {start_epoch!r}")
         store_attr()
 
     def before_fit(self):
         self.avg = None
         self.n_averaged = 0
+        s = self.start_epoch
+        self._start = int(s * self.n_epoch) if isinstance(s, (float, np.floating)) else int(s)
 
     def _update(self):
         if self.avg is None:
@@ -345,13 +348,13 @@ class WeightAveraging(Callback):
         self.n_averaged += 1
 
     def before_epoch(self):
-        if self.mode == 'ema' and self.epoch == self.start_epoch: self._update()   # the average starts from these weights
+        if self.mode == 'ema' and self.epoch == self._start: self._update()   # the average starts from these weights
 
     def after_step(self):
-        if self.mode == 'ema' and self.epoch >= self.start_epoch: self._update()
+        if self.mode == 'ema' and self.epoch >= self._start: self._update()
 
     def after_train(self):
-        if self.mode == 'swa' and self.epoch >= self.start_epoch: self._update()
+        if self.mode == 'swa' and self.epoch >= self._start: self._update()
 
     @torch.no_grad()
     def after_fit(self):

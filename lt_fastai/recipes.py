@@ -318,6 +318,13 @@ def la_imbsam(tau:float=1., rho:float=0.05, tail=None):
     return Recipe('la_imbsam', loss=partial(LogitAdjustedLoss, tau=tau), cbs=(partial(ImbSAM, rho=rho, tail=tail),))
 
 @register_recipe
+def bs_swa(start:float=0.75):
+    "balanced softmax with stochastic weight averaging of the last epochs (Ren et al. 2020; Izmailov et al. 2018)"
+    from lt_fastai.losses import BalancedSoftmaxLoss
+    from lt_fastai.callbacks import WeightAveraging
+    return Recipe('bs_swa', loss=BalancedSoftmaxLoss, cbs=(partial(WeightAveraging, mode='swa', start_epoch=start),))
+
+@register_recipe
 def ldam_drw_la(max_m:float=0.5, s:float=30., drw_start=0.8, beta:float=0.9999, metric:str='balanced_accuracy'):
     "LDAM-DRW, then post-hoc logit adjustment with τ chosen on validation (Cao et al. 2019; Menon et al. 2021)"
     from lt_fastai.posthoc import posthoc_la_stage
