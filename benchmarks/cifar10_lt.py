@@ -121,12 +121,9 @@ def run(recipe, data, seed, epochs, bs, lr, device, many=100, few=20):
     learn = lt_learner(dls, resnet32().to(device), recipe=recipe, opt_func=partial(SGD, mom=0.9, decouple_wd=False),
                        many=many, few=few, precision='auto' if device.type == 'cuda' else 'fp32', cbs=PadCropFlip())
     t0 = time.perf_counter()
+    paper = lambda l, n, lr: l.fit(n, lr, wd=2e-4, cbs=ParamScheduler({'lr': paper_schedule(n, lr)}))
     with learn.no_bar(), learn.no_logging():
-        learn.fit(epochs, lr, wd=2e-4, cbs=ParamScheduler({'lr': paper_schedule(epochs, lr)}))
-        for st in learn.recipe.stages:   # as `fit_lt`, after the paper's schedule instead of a one-cycle fit
-            ep = st.n_epochs(epochs) if st.epochs else 0
-            out = st.fn(learn, ep, lr * 0.01 * st.lr_mult)
-            learn.lt_stages.append(dict(stage=st.name, epochs=ep, **(out if isinstance(out, dict) else {})))
+        learn.fit_lt(epochs, lr, stage_lr=lr * 0.01, fit_fn=paper)   # the paper's schedule, then the recipe's stages
         preds, targs = learn.get_preds(dl=dls.test_dl((xte, yte)))
     m = lt_metrics(preds.float(), targs, counts=counts, many=many, few=few, ks=())
     return dict(recipe=recipe, seed=seed, top1=float(m['accuracy']), many_acc=float(m['many_acc']), medium_acc=float(m['medium_acc']),

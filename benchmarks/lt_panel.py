@@ -45,7 +45,7 @@ from fastai.callback.core import Callback
 from fastai.torch_core import set_seed
 import fastai.callback.progress  # noqa: F401
 from lt_fastai.core import class_counts, long_tail_subset, shot_groups
-from lt_fastai.metrics import lt_metrics, multilabel_lt_metrics, event_f1
+from lt_fastai.metrics import lt_metrics, multilabel_lt_metrics, event_f1, confusion_counts, recall_per_class
 from lt_fastai.posthoc import tune_thresholds
 from lt_fastai.recipes import list_recipes, get_recipe
 from lt_fastai.learner import lt_learner
@@ -186,7 +186,7 @@ def run_one(task, recipe, seed):
                     event_f1=float(event_f1(preds, targs, fps=dls.fps, onset_tol=0.05, thresh=thr)['event_f1']),
                     epoch_s=float(np.median(timer.times)), seconds=secs, stages=[])
     m = lt_metrics(preds, targs, counts=task.counts, many=task.many, few=task.few, ks=())
-    rec = np.array([float((preds.argmax(1)[targs == c] == c).float().mean()) for c in range(len(task.counts))])
+    rec = recall_per_class(confusion_counts(preds.argmax(1), targs, n_classes=len(task.counts)))
     prior = task.counts / task.counts.sum()
     return dict(recipe=recipe, seed=seed, balanced_accuracy=float(m['balanced_accuracy']), accuracy=float(m['accuracy']),
                 prior_accuracy=float((prior * rec).sum()), few_acc=float(m['few_acc']), many_acc=float(m['many_acc']),

@@ -585,6 +585,7 @@ class GLMCMix(Callback):
             else: l = g   # another input of a different shape (e.g. metadata beside a spectrogram) is mixed globally in both views
             xs[i] = torch.cat([g, l])
         self.learn.xb = tuple(xs)
+        self.partner, self.lam, self.lam_c = j, lam, lam_c   # kept for inspection
         e, ej = F.one_hot(y, int(self.dls.c)).float(), F.one_hot(y[j], int(self.dls.c)).float()
         self._soft = torch.cat([lam * e + (1 - lam) * ej, lam_c * e + (1 - lam_c) * ej])
         self._soft_w = self._soft * self._w   # λ·w_yi·e_yi + (1-λ)·w_yj·e_yj

@@ -155,6 +155,7 @@ def fit_lt(self:Learner,
            lr=None,                # (maximum) learning rate of the main fit (default: `learn.lr`)
            stage_epochs:int=None,  # epochs of every training stage (default: each stage's own; 0 skips them)
            stage_lr=None,          # learning rate of the training stages (default: `lr` × the stage's multiplier)
+           fit_fn=None,            # the main fit as fit_fn(learn, n_epoch, lr), e.g. a paper's step schedule (default: `fit_one_cycle`)
            **kwargs                # passed to `fit_one_cycle` of the main fit
           ) -> Learner:
     "Train with the recipe of `lt_learner`: the main fit, then every stage of the recipe"
@@ -165,7 +166,9 @@ def fit_lt(self:Learner,
     if stage_epochs is not None: stage_epochs = _check_epochs(stage_epochs, 'stage_epochs', 0)
     if stage_lr is not None: _check_lr(stage_lr, 'stage_lr')
     _check_train_batches(self.dls)
-    self.fit_one_cycle(n_epoch, lr, **kwargs)
+    if fit_fn is None: self.fit_one_cycle(n_epoch, lr, **kwargs)
+    elif kwargs: raise TypeError(f"fit_lt: {sorted(kwargs)} go to fit_one_cycle, which `fit_fn` replaces; pass them to your fit_fn")
+    else: fit_fn(self, n_epoch, lr)
     for st in r.stages:
         ep = st.n_epochs(n_epoch) if stage_epochs is None or st.epochs == 0 else stage_epochs
         if st.epochs != 0 and ep == 0: continue     # stage_epochs=0: training stages skipped

@@ -67,8 +67,8 @@ def _valid_features(learn, ds_idx=1):
     return torch.cat(feats), t, clf
 
 # %% ../nbs/06_posthoc.ipynb #21710fd4
-def _train_only(learn, params, epochs, lr, sampler, update_bn_stats=False, **kwargs):
-    "Fit `learn` with only `params` trainable, BatchNorm frozen (statistics too, unless `update_bn_stats`), sampling by `sampler`"
+def _train_only(learn, params, epochs, lr, sampler, update_bn_stats=False, loss_func=None, **kwargs):
+    "Fit `learn` with only `params` trainable, BatchNorm frozen (statistics too, unless `update_bn_stats`), sampling by `sampler`, with `loss_func` if given"
     dl = learn.dls.train
     if sampler is not None and not callable(getattr(dl, 'set_sampling', None)):
         raise TypeError(f"class-balanced re-training needs a training loader with `set_sampling` (lt_fastai's "
@@ -82,6 +82,9 @@ def _train_only(learn, params, epochs, lr, sampler, update_bn_stats=False, **kwa
         if id(p) not in keep: p.grad = None   # a stale gradient would let weight decay and momentum move it
     if sampler is not None: dl.set_sampling(sampler)
     stage1 = [cb for cb in learn.cbs if isinstance(cb, (GradualUnfreeze, ProgressiveSampling))]
+    old_lf = learn.loss_func
+    if loss_func is not None:   # the stage's own loss, on the model's device (class-weight buffers), the learner's back afterwards
+        learn.loss_func = loss_func.to(next(learn.model.parameters()).device) if isinstance(loss_func, nn.Module) else loss_func
     try:
         with learn.removed_cbs(stage1):
             bn = [] if update_bn_stats else [BnFreeze()]
@@ -89,6 +92,7 @@ def _train_only(learn, params, epochs, lr, sampler, update_bn_stats=False, **kwa
     finally:
         for p, rg in old_rg.items(): p.requires_grad_(rg)
         if sampler is not None: dl.sampler, dl.wgts = old_s
+        learn.loss_func = old_lf
     return learn
 
 def crt_stage(learn:Learner,
@@ -97,12 +101,13 @@ def crt_stage(learn:Learner,
               reinit:bool=True,            # re-initialise the classifier first (cRT); False: fine-tune it
               sampler='class_uniform',     # sampling rule of the training loader in this stage (None: keep it)
               update_bn_stats:bool=False,  # let BatchNorm running statistics follow the re-sampled data (MiSLAS's shift learning)
+              loss_func=None,              # the loss of this stage (None: the learner's); the learner's is back afterwards
               **kwargs                     # passed to `fit_one_cycle`
              ) -> Learner:
     "Classifier re-training (cRT): train only the classifier, backbone and BatchNorm frozen, with class-balanced sampling"
     name, clf = find_classifier(learn.model)
     if reinit: _inner_linear(clf).reset_parameters()
-    return _train_only(learn, list(clf.parameters()), epochs, lr, sampler, update_bn_stats, **kwargs)
+    return _train_only(learn, list(clf.parameters()), epochs, lr, sampler, update_bn_stats, loss_func, **kwargs)
 
 def lws_stage(learn:Learner, epochs:int, lr:float=1e-2, sampler='class_uniform', **kwargs) -> Learner:
     "Learnable weight scaling: wrap the classifier in `LearnableWeightScaling` and train only its scales, class-balanced"
@@ -121,11 +126,8 @@ def mislas_stage(learn:Learner,
     "Stage 2 of MiSLAS: label-aware smoothing, class-balanced re-training of the classifier, BatchNorm statistics shifted"
     counts = counts if counts is not None else getattr(learn, 'lt_counts', None)
     if counts is None: counts = dls_class_counts(learn.dls)
-    old = learn.loss_func
-    learn.loss_func = LabelAwareSmoothing(counts, head=head, tail=tail, shape=shape)
-    try: crt_stage(learn, epochs, lr, reinit=False, sampler='class_uniform', update_bn_stats=True)
-    finally: learn.loss_func = old
-    return learn
+    return crt_stage(learn, epochs, lr, reinit=False, sampler='class_uniform', update_bn_stats=True,
+                     loss_func=LabelAwareSmoothing(counts, head=head, tail=tail, shape=shape))
 
 # %% ../nbs/06_posthoc.ipynb #dd3ef9f9
 def logit_adjust(logits,             # (N, C) logits

@@ -254,12 +254,8 @@ def _wb_stage(learn, epochs, lr=1e-2, thresh=0.1, beta=0.9999, wd=None):
     from lt_fastai.posthoc import crt_stage
     counts = getattr(learn, 'lt_counts', None)
     if counts is None: counts = dls_class_counts(learn.dls)
-    old = learn.loss_func
-    dev = next(learn.model.parameters()).device
-    learn.loss_func = ClassBalancedLoss(counts, beta=beta, base='ce').to(dev)
-    try: crt_stage(learn, epochs, lr, reinit=False, sampler=None, wd=wd, cbs=MaxNorm(thresh))
-    finally: learn.loss_func = old
-    return learn
+    return crt_stage(learn, epochs, lr, reinit=False, sampler=None, wd=wd, cbs=MaxNorm(thresh),
+                     loss_func=ClassBalancedLoss(counts, beta=beta, base='ce'))
 
 @register_recipe
 def weight_balancing(wd:float=5e-3, thresh:float=0.1, epochs=0.1, lr_mult:float=1., beta:float=0.9999):
@@ -290,10 +286,7 @@ def _ce_crt_stage(learn, epochs, lr=1e-2):
     "cRT with plain cross-entropy: class-balanced sampling already balances, so a logit-adjusting loss would correct twice"
     from fastai.losses import CrossEntropyLossFlat
     from lt_fastai.posthoc import crt_stage
-    old, learn.loss_func = learn.loss_func, CrossEntropyLossFlat()
-    try: crt_stage(learn, epochs, lr, reinit=True)
-    finally: learn.loss_func = old
-    return learn
+    return crt_stage(learn, epochs, lr, reinit=True, loss_func=CrossEntropyLossFlat())
 
 @register_recipe
 def la_mixup_crt(tau:float=1., alpha:float=0.2, epochs=0.1, lr_mult:float=1.):
