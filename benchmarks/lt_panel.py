@@ -51,7 +51,7 @@ from lt_fastai.recipes import list_recipes, get_recipe
 from lt_fastai.learner import lt_learner
 from lt_fastai.test_utils import quiet
 
-NEW = ('weight_balancing', 'sam', 'imbsam', 'glmc', 'la_mixup_crt', 'la_sam', 'la_imbsam', 'bs_swa', 'ldam_drw_la')
+NEW = ('weight_balancing', 'sam', 'imbsam', 'glmc', 'la_glmc', 'la_mixup_crt', 'la_sam', 'la_imbsam', 'bs_swa', 'ldam_drw_la')
 
 class EpochTimer(Callback):
     "Seconds of each epoch of the first fit (the main fit; the recipes' stages are later fits)"
@@ -202,7 +202,8 @@ def summarise(runs, recipes):
              for k in ('balanced_accuracy', 'few_acc', 'prior_accuracy', 'macro_f1', 'mAP', 'mAP_few', 'event_f1', 'epoch_s', 'seconds')
              if k in rs[0]}
         out[r] = dict(s, new=r in NEW, n=len(rs))
-        if all('epoch_cost' in x for x in rs): out[r]['epoch_cost'] = float(np.mean([x['epoch_cost'] for x in rs]))
+        costs = [x['epoch_cost'] for x in rs if 'epoch_cost' in x]   # a merged panel may time a recipe beside `ce` for some seeds only
+        if costs: out[r]['epoch_cost'] = float(np.mean(costs))
     return out
 
 def _set_costs(runs):

@@ -24,7 +24,7 @@ from lt_fastai.learner import lt_learner
 from lt_fastai.recipes import get_recipe
 
 RECIPES_TIMED = ('ce', 'sqrt_sampling', 'cb_sampling', 'focal', 'cb_focal', 'ldam_drw', 'balanced_softmax',
-                 'logit_adjusted', 'remix', 'remix_drw', 'mislas', 'sam', 'imbsam', 'glmc', 'la_mixup_crt', 'la_sam', 'la_imbsam', 'bs_swa')
+                 'logit_adjusted', 'remix', 'remix_drw', 'mislas', 'sam', 'imbsam', 'glmc', 'la_glmc', 'la_mixup_crt', 'la_sam', 'la_imbsam', 'bs_swa')
 STAGED = ('posthoc_la', 'crt', 'lws', 'tau_norm', 'mislas', 'weight_balancing', 'la_mixup_crt', 'ldam_drw_la')
 
 def build(name, x, y, xv, yv, bs, device, model0):

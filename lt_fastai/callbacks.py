@@ -409,7 +409,14 @@ class SAM(Callback):
 
     def _item_losses(self, pred, yb):
         "Per-item losses of `learn.loss_func` (N,)"
-        with NoneReduce(self.learn.loss_func) as lf: l = lf(pred, *yb)
+        try:
+            with NoneReduce(self.learn.loss_func) as lf: l = lf(pred, *yb)
+        except TypeError as e:
+            if 'reduction' not in str(e): raise
+            raise ValueError(f"{type(self).__name__} needs one loss per item, but the training loss "
+                             f"{getattr(self.learn.loss_func, '__qualname__', type(self.learn.loss_func).__name__)} takes no "
+                             "`reduction`: a callback that replaces the loss with one over the mixed batch "
+                             "(LTMixUp, LTCutMix, GLMCMix) cannot be combined with it; use SAM instead") from None
         n = find_bs(yb)
         if l.ndim != 1 or len(l) != n:
             raise ValueError(f"{type(self).__name__} needs one loss per item from the loss function, got shape {tuple(l.shape)} "
@@ -537,19 +544,27 @@ class GLMCMix(Callback):
                  alpha:float=0.5,       # λ ~ Beta(α, α), one per batch
                  power:float=1.2,       # label weights w_c ∝ n_c^-power
                  consistency:float=4.,  # β, the weight of the feature-consistency term (0: no term)
+                 tau:float=0.,          # logit adjustment: the soft-label CE is taken on z + τ·log π (0: GLMC's plain CE)
                  counts=None):          # training class counts (default: from the training loader)
         if not alpha > 0: raise ValueError(f"alpha must be > 0, got {alpha}")
         if consistency < 0: raise ValueError(f"consistency must be >= 0, got {consistency}")
-        store_attr('alpha,power,consistency,counts')
+        if not (isinstance(tau, (int, float)) and math.isfinite(tau)): raise ValueError(f"tau must be a finite number, got {tau!r}")
+        store_attr('alpha,power,consistency,tau,counts')
         self.distrib = Beta(torch.tensor(float(alpha)), torch.tensor(float(alpha)))
 
     def before_fit(self):
         c = self.counts if self.counts is not None else dls_class_counts(self.dls)
         self._w = glmc_label_weights(c, self.power).to(self.dls.device)
+        prior = torch.as_tensor(np.asarray(c, dtype=np.float64) / np.sum(c), dtype=torch.float32)
+        self._adj = (self.tau * prior.log()).to(self.dls.device) if self.tau else 0.
         self._feats, self._hook = None, None
         if self.consistency:
             from lt_fastai.models import find_classifier
-            self._hook = find_classifier(self.learn.model)[1].register_forward_pre_hook(self._grab)
+            try: head = find_classifier(self.learn.model)[1]
+            except ValueError as e:
+                raise ValueError(f"{e}. GLMCMix takes the features for its consistency term at the classifier's input: "
+                                 "give the model a linear classifier, or pass consistency=0") from None
+            self._hook = head.register_forward_pre_hook(self._grab)
 
     def _grab(self, m, inp):
         if self.training: self._feats = inp[0]
@@ -593,8 +608,8 @@ class GLMCMix(Callback):
 
     def lf(self, pred, *yb):
         "GLMC's loss of the 2N predictions of a training batch (the targets come from `before_batch`)"
-        a = self.alpha_t
-        loss = 2 * (a * _soft_ce(pred, self._soft) + (1 - a) * _soft_ce(pred, self._soft_w))   # the sum over the two views
+        a, z = self.alpha_t, pred.float() + self._adj
+        loss = 2 * (a * _soft_ce(z, self._soft) + (1 - a) * _soft_ce(z, self._soft_w))   # the sum over the two views
         if self.consistency and self._feats is not None:
             h = self._feats.flatten(1).float()
             hg, hl = h.chunk(2)

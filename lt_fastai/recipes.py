@@ -282,6 +282,14 @@ def glmc(alpha:float=0.5, power:float=1.2, consistency:float=4., wd:float=5e-3):
     from lt_fastai.callbacks import GLMCMix
     return Recipe('glmc', wd=wd, cbs=(partial(GLMCMix, alpha=alpha, power=power, consistency=consistency),))
 
+@register_recipe
+def la_glmc(tau:float=1., alpha:float=0.5, consistency:float=4.):
+    "GLMC's MixUp and CutMix views with feature consistency, under the logit-adjusted loss instead of label re-weighting (Du et al. 2023; Menon et al. 2021)"
+    from lt_fastai.callbacks import GLMCMix
+    from lt_fastai.losses import LogitAdjustedLoss
+    return Recipe('la_glmc', loss=partial(LogitAdjustedLoss, tau=tau),
+                  cbs=(partial(GLMCMix, alpha=alpha, power=0., consistency=consistency, tau=tau),))
+
 def _ce_crt_stage(learn, epochs, lr=1e-2):
     "cRT with plain cross-entropy: class-balanced sampling already balances, so a logit-adjusting loss would correct twice"
     from fastai.losses import CrossEntropyLossFlat
