@@ -30,6 +30,10 @@ data; on the balanced test split plain accuracy equals balanced accuracy) and th
 to cross-entropy's (median epoch time, divided by that of the `ce` runs of the same invocation, which ran side by
 side with it in one process; a merged table keeps each run's own ratio).
 
+`--epochs N` runs every task's main fit for N epochs instead of its own budget (second stages keep theirs, capped
+at N): the same panel at another budget. The mixing recipes converge more slowly than the loss-only ones, so the
+results keep the panel at its own budgets and at 60 epochs side by side.
+
 The JSON file holds every run and the summary; the last lines compare the best new recipe with the best
 existing one on each task.
 """
@@ -280,7 +284,7 @@ def main(argv=None):
     p.add_argument('--seeds', default='0,1,2')
     p.add_argument('--out', default='lt_panel.json')
     p.add_argument('--threads', type=int, default=None)
-    p.add_argument('--epochs', type=int, default=None, help='override every task\'s epochs (a quick check, not the panel)')
+    p.add_argument('--epochs', type=int, default=None, help='every task\'s main-fit epochs instead of its own budget (the panel at another budget)')
     p.add_argument('--merge', nargs='+', default=None, help='panel JSON files to merge into --out (nothing is trained)')
     a = p.parse_args(argv)
     if a.merge:
