@@ -548,7 +548,7 @@ class GLMCMix(Callback):
                  counts=None):          # training class counts (default: from the training loader)
         if not alpha > 0: raise ValueError(f"alpha must be > 0, got {alpha}")
         if consistency < 0: raise ValueError(f"consistency must be >= 0, got {consistency}")
-        if not (isinstance(tau, (int, float)) and math.isfinite(tau)): raise ValueError(f"tau must be a finite number, got {tau!r}")
+        if isinstance(tau, bool) or not isinstance(tau, (int, float, np.integer, np.floating)) or not math.isfinite(tau): raise ValueError(f"tau must be a finite number, got {tau!r}")
         store_attr('alpha,power,consistency,tau,counts')
         self.distrib = Beta(torch.tensor(float(alpha)), torch.tensor(float(alpha)))
 
