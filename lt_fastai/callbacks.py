@@ -26,7 +26,7 @@ from fastai.callback.mixup import reduce_loss
 from fastai.learner import Learner
 from fastai.losses import CrossEntropyLossFlat
 import fastai.callback.schedule  # noqa: F401  (adds Learner.fit_one_cycle)
-from .core import class_weights, dls_class_counts, _check_counts
+from .core import class_priors, class_weights, dls_class_counts, _check_counts
 from .data import progressive_alpha
 
 
@@ -174,7 +174,22 @@ def _plain_ce(lf):
     else: return None
     return f if f.weight is None and f.label_smoothing == 0 else None
 
-class _LTMixHandler(Callback):
+class _TrainLoss(Callback):
+    "Base of the callbacks that train with a loss of their own (`lf`) and give the learner its loss back for everything else"
+    # fastai sends no event when an exception other than its Cancel*Exception stops a fit (a KeyboardInterrupt in a
+    # notebook), so the swap back also happens before validating and at the next fit
+    def _swap_in(self):
+        if self.learn.loss_func != self.lf: self.old_lf = self.learn.loss_func
+        self.learn.loss_func = self.lf
+    def _restore(self):
+        if self.learn.loss_func == self.lf: self.learn.loss_func = self.old_lf
+    def before_fit(self): self._restore()
+    def before_validate(self): self._restore()
+    def after_train(self): self._restore()
+    def after_cancel_train(self): self._restore()
+    def after_cancel_fit(self): self._restore()
+
+class _LTMixHandler(_TrainLoss):
     "Shared logic of `LTMixUp` and `LTCutMix`: which inputs to mix, how to mix the labels, Remix"
     run_valid = False
     def __init__(self, alpha=0.4, mix_inputs=None, remix=False, kappa=3., tau=0.5, counts=None):
@@ -182,6 +197,7 @@ class _LTMixHandler(Callback):
         self.distrib = Beta(torch.tensor(float(alpha)), torch.tensor(float(alpha)))
 
     def before_fit(self):
+        super().before_fit()
         if self.remix:   # kept as a tensor: `remix_lambda` runs every batch
             c = self.counts if self.counts is not None else dls_class_counts(self.dls)
             self._counts = torch.as_tensor(np.asarray(c, dtype=np.float64), device=self.dls.device)
@@ -189,12 +205,8 @@ class _LTMixHandler(Callback):
     def before_train(self):
         self.stack_y = bool(getattr(self.learn.loss_func, 'y_int', False))
         if self.stack_y:
-            self.old_lf, self.learn.loss_func = self.learn.loss_func, self.lf
+            self._swap_in()
             self._ce = _plain_ce(self.old_lf)
-    def after_train(self):
-        if self.stack_y: self.learn.loss_func = self.old_lf
-    def after_cancel_train(self): self.after_train()
-    def after_cancel_fit(self): self.after_train()
 
     def lf(self, pred, *yb):
         "Interpolate the per-item losses of the two labels (as fastai's `MixHandler`, with a per-item label weight)"
@@ -537,7 +549,7 @@ def glmc_alpha(epoch:int, n_epoch:int) -> float:
 
 def _soft_ce(logits, target): return -(F.log_softmax(logits.float(), -1) * target).sum(-1).mean()
 
-class GLMCMix(Callback):
+class GLMCMix(_TrainLoss):
     "GLMC: a MixUp and a CutMix view of the same pairs, cumulative head-tail soft-label re-weighting and feature consistency"
     run_valid = False
     def __init__(self,
@@ -548,15 +560,17 @@ class GLMCMix(Callback):
                  counts=None):          # training class counts (default: from the training loader)
         if not alpha > 0: raise ValueError(f"alpha must be > 0, got {alpha}")
         if consistency < 0: raise ValueError(f"consistency must be >= 0, got {consistency}")
-        if isinstance(tau, bool) or not isinstance(tau, (int, float, np.integer, np.floating)) or not math.isfinite(tau): raise ValueError(f"tau must be a finite number, got {tau!r}")
+        if isinstance(tau, bool) or not isinstance(tau, (int, float, np.integer, np.floating)) or not math.isfinite(tau):
+            raise ValueError(f"tau must be a finite number, got {tau!r}")
         store_attr('alpha,power,consistency,tau,counts')
         self.distrib = Beta(torch.tensor(float(alpha)), torch.tensor(float(alpha)))
 
     def before_fit(self):
+        super().before_fit()
+        if getattr(self, '_hook', None) is not None: self._hook.remove()   # left by a fit that an exception stopped
         c = self.counts if self.counts is not None else dls_class_counts(self.dls)
         self._w = glmc_label_weights(c, self.power).to(self.dls.device)
-        prior = torch.as_tensor(np.asarray(c, dtype=np.float64) / np.sum(c), dtype=torch.float32)
-        self._adj = (self.tau * prior.log()).to(self.dls.device) if self.tau else 0.
+        self._adj = torch.as_tensor(self.tau * np.log(class_priors(c)), dtype=torch.float32, device=self.dls.device) if self.tau else 0.
         self._feats, self._hook = None, None
         if self.consistency:
             from lt_fastai.models import find_classifier
@@ -573,11 +587,8 @@ class GLMCMix(Callback):
         if self._hook is not None: self._hook.remove()
         self._hook = self._feats = None
 
-    def before_train(self):
-        self.old_lf, self.learn.loss_func = self.learn.loss_func, self.lf
-    def after_train(self): self.learn.loss_func = self.old_lf
-    def after_cancel_train(self): self.after_train()
-    def after_cancel_fit(self): self.after_train(); self.after_fit()
+    def before_train(self): self._swap_in()
+    def after_cancel_fit(self): super().after_cancel_fit(); self.after_fit()
 
     def before_batch(self):
         y = self.yb[0] if len(self.yb) == 1 else None
