@@ -13,9 +13,9 @@ import torch
 from timm.loss import compute_class_weights
 
 # %% auto #0
-__all__ = ['SHOT_GROUPS', 'encode_labels', 'class_counts', 'class_priors', 'imbalance_ratio', 'dataset_labels',
-           'dls_class_counts', 'long_tail_counts', 'long_tail_subset', 'shot_groups', 'quantile_shot_groups',
-           'class_weights']
+__all__ = ['SHOT_GROUPS', 'to_numpy', 'is_multilabel_lists', 'encode_labels', 'class_counts', 'check_counts', 'class_priors',
+           'imbalance_ratio', 'dataset_labels', 'dls_class_counts', 'long_tail_counts', 'long_tail_subset',
+           'shot_groups', 'quantile_shot_groups', 'class_weights']
 
 # %% ../nbs/00_core.ipynb #c9e0406d
 def _missing(seq) -> list:
@@ -23,7 +23,7 @@ def _missing(seq) -> list:
     return [i for i, o in enumerate(seq) if o is None or (isinstance(o, (float, np.floating)) and o != o)
             or type(o).__name__ in ('NAType', 'NaTType')]
 
-def _to_numpy(x):
+def to_numpy(x):
     "Convert a list, tuple, pandas object or tensor to a NumPy array (object dtype for ragged sequences)"
     if isinstance(x, torch.Tensor): return x.detach().cpu().numpy()
     if hasattr(x, 'to_numpy'): return x.to_numpy()
@@ -41,7 +41,7 @@ def _to_numpy(x):
     return np.asarray(x)
 
 # %% ../nbs/00_core.ipynb #bbd74ac0
-def _is_multilabel_lists(a): return a.dtype == object and len(a) and isinstance(a[0], list)
+def is_multilabel_lists(a): return a.dtype == object and len(a) and isinstance(a[0], list)
 
 def _check_no_nan(a, what='labels'):
     if a.dtype.kind == 'f' and not np.isfinite(a).all():
@@ -66,9 +66,9 @@ def encode_labels(labels,            # ints, strings, a multi-hot matrix, or a s
                   n_classes:int=None # number of classes for integer labels; checked if given
                  ) -> np.ndarray:
     "Return `labels` as an int64 vector (single-label), an (N, C) 0/1 int64 matrix (multi-label), or (N, T, C) (frame-level)"
-    a = _to_numpy(labels)
+    a = to_numpy(labels)
     if a.ndim == 0: raise ValueError("labels must be a sequence, got a scalar")
-    if _is_multilabel_lists(a):
+    if is_multilabel_lists(a):
         if vocab is None:
             seen = {v for row in a for v in row}
             ints = all(isinstance(v, (int, np.integer)) for v in seen)
@@ -134,8 +134,8 @@ def class_counts(labels,             # ints, strings, a multi-hot matrix, or a s
     return np.bincount(a, minlength=n).astype(np.int64)
 
 # %% ../nbs/00_core.ipynb #a9f6ea48
-def _check_counts(counts, allow_zero=True, what='counts'):
-    c = _to_numpy(counts)
+def check_counts(counts, allow_zero=True, what='counts'):
+    c = to_numpy(counts)
     if c.ndim != 1 or len(c) == 0: raise ValueError(f"{what} must be a non-empty 1-D sequence, got shape {c.shape}")
     _check_no_nan(c.astype(float), what)
     if (c < 0).any(): raise ValueError(f"{what} must be non-negative; class {int(np.argmax(c < 0))} has {c[c < 0][0]}")
@@ -148,13 +148,13 @@ def _check_counts(counts, allow_zero=True, what='counts'):
 # %% ../nbs/00_core.ipynb #8816880a
 def class_priors(counts) -> np.ndarray:
     "The class prior π_c = n_c / Σ n (for multi-label counts: each label's share of all label occurrences)"
-    c = _check_counts(counts).astype(np.float64)
+    c = check_counts(counts).astype(np.float64)
     if c.sum() == 0: raise ValueError("counts are all zero: the priors are undefined")
     return c / c.sum()
 
 def imbalance_ratio(counts) -> float:
     "Ratio of the largest class count to the smallest, max(n) / min(n)"
-    c = _check_counts(counts, allow_zero=False)
+    c = check_counts(counts, allow_zero=False)
     return float(c.max() / c.min())
 
 # %% ../nbs/00_core.ipynb #df186847
@@ -241,7 +241,7 @@ def shot_groups(counts,       # training examples per class
                 few:int=20    # classes with fewer than `few` examples are few-shot
                ) -> np.ndarray:
     "Each class's shot group: 'many' (n > many), 'few' (n < few) or 'medium'"
-    c = _check_counts(counts)
+    c = check_counts(counts)
     if few > many: raise ValueError(f"`few` ({few}) must not exceed `many` ({many})")
     return np.where(c > many, 'many', np.where(c < few, 'few', 'medium'))
 
@@ -249,7 +249,7 @@ def quantile_shot_groups(counts,              # training examples per class
                          q=(1/3, 2/3)         # class-rank quantiles separating few | medium | many
                         ) -> np.ndarray:
     "Shot groups by rank: the classes below quantile `q[0]` of the counts are 'few', above `q[1]` are 'many'"
-    c = _check_counts(counts)
+    c = check_counts(counts)
     lo, hi = q
     if not 0 <= lo <= hi <= 1: raise ValueError(f"q must satisfy 0 <= q[0] <= q[1] <= 1, got {q}")
     # rank by count (ties broken by class index, so the split is deterministic), as a fraction in [0, 1)
@@ -263,10 +263,10 @@ def class_weights(counts,               # training examples per class
                   beta:float=0.9999     # β for 'effective': w ∝ (1-β)/(1-β^n)
                  ) -> np.ndarray:
     "Per-class weights from `counts` by `method`, normalised to sum to the number of classes"
-    c = _check_counts(counts, allow_zero=method == 'none').astype(np.float64)
+    c = check_counts(counts, allow_zero=method == 'none').astype(np.float64)
     if method == 'none': return np.ones_like(c)
     # timm computes these rules (normalised to mean 1, i.e. sum C), but silently treats an empty class as having
-    # one sample; `_check_counts` above refuses empty classes instead, so the weights never change quietly.
+    # one sample; `check_counts` above refuses empty classes instead, so the weights never change quietly.
     if method in ('inverse', 'sqrt', 'power'):
         p = {'inverse': 1.0, 'sqrt': 0.5, 'power': float(power)}[method]
         _, w = compute_class_weights(torch.as_tensor(c), int(c.sum()), method='inv_freq', power=p)

@@ -24,14 +24,14 @@ from fastai.torch_core import default_device, find_bs, TensorBase
 from fasttransform import Pipeline, Transform, DisplayedTransform
 from sklearn.model_selection import StratifiedKFold
 from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit, MultilabelStratifiedKFold
-from .core import encode_labels, class_counts, dataset_labels, _check_counts, _to_numpy, _is_multilabel_lists
+from .core import encode_labels, class_counts, dataset_labels, check_counts, to_numpy, is_multilabel_lists
 
 # %% auto #0
 __all__ = ['SAMPLING_ALPHAS', 'stratified_split', 'StratifiedSplitter', 'multilabel_split', 'MultilabelSplitter',
            'stratified_kfold', 'class_sampling_probs', 'oversampling_factors', 'progressive_alpha', 'sampling_weights',
            'WeightedSampling', 'WeightedTfmdDL', 'TensorItems', 'InMemoryDL', 'LTDataLoaders', 'in_memory_dls',
-           'TensorMeta', 'show_channels', 'EncodeCats', 'EncodeConts', 'CatBlock', 'ContBlock', 'metadata_info',
-           'metadata_blocks', 'ColOrItem']
+           'check_loader_kwargs', 'TensorMeta', 'show_channels', 'EncodeCats', 'EncodeConts', 'CatBlock', 'ContBlock',
+           'metadata_info', 'metadata_blocks', 'ColOrItem']
 
 # %% ../nbs/01_data.ipynb #72221b56
 def _labels_for(items, labels=None, get_y=None):
@@ -143,13 +143,13 @@ def _alpha_of(rule):
 def class_sampling_probs(counts, rule='sqrt') -> np.ndarray:
     "Probability of drawing each class, p_c ∝ n_c^α (α from `rule`: a name or a number)"
     a = _alpha_of(rule)
-    c = _check_counts(counts, allow_zero=a > 0).astype(np.float64)
+    c = check_counts(counts, allow_zero=a > 0).astype(np.float64)
     p = np.where(c > 0, c, 1.0) ** a * (c > 0)
     return p / p.sum()
 
 def oversampling_factors(counts, cap:float=50) -> np.ndarray:
     "How many times to repeat each class's items: min(cap, round(n_max / n_c)), at least 1"
-    c = _check_counts(counts, allow_zero=False).astype(np.float64)
+    c = check_counts(counts, allow_zero=False).astype(np.float64)
     if cap < 1: raise ValueError(f"cap must be at least 1, got {cap}")
     return np.clip(np.round(c.max() / c), 1, cap)
 
@@ -183,7 +183,7 @@ def sampling_weights(labels,            # class labels (ints/strings), a multi-h
 
 # %% ../nbs/01_data.ipynb #dd8fabef
 def _check_weights(w, n):
-    w = _to_numpy(w).astype(np.float64)
+    w = to_numpy(w).astype(np.float64)
     if w.ndim != 1 or len(w) != n:
         raise ValueError(f"got {len(w) if w.ndim == 1 else w.shape} sampling weights for a dataset of {n} items")
     if not np.isfinite(w).all(): raise ValueError(f"sampling weights contain NaN or inf at positions {np.flatnonzero(~np.isfinite(w))[:10].tolist()}")
@@ -234,7 +234,7 @@ class WeightedTfmdDL(WeightedSampling, TfmdDL):
 
 # %% ../nbs/01_data.ipynb #aac8a957
 def _as_tensor(a, name):
-    t = a if isinstance(a, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(_to_numpy(a)))
+    t = a if isinstance(a, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(to_numpy(a)))
     if t.is_floating_point() and not torch.isfinite(t).all():
         bad = (~torch.isfinite(t.reshape(len(t), -1))).any(1).nonzero().flatten()
         raise ValueError(f"{name} contains NaN or inf in item(s) {bad[:10].tolist()}")
@@ -387,7 +387,7 @@ class LTDataLoaders(DataLoaders):
                         else stratified_split(y, valid_pct=valid_pct, seed=seed))
             if not len(val): raise ValueError(f"valid_pct={valid_pct} leaves no item for validation")
             take = lambda a, i: tuple(o[i] for o in a) if isinstance(a, tuple) else a[i]
-            ya = _to_numpy(y)
+            ya = to_numpy(y)
             x, x_valid, y, y_valid = take(x, trn), take(x, val), ya[trn], ya[val]
         else: x_valid = _xs(x_valid, 'validation inputs')
         tfms = cls._array_tfms(x[0] if isinstance(x, tuple) else x, **tfm_kw) + list(L(after_batch))
@@ -434,8 +434,8 @@ def _joint_vocab(*ys):
     "The sorted class names of string labels (or label lists) across splits; None for integer or multi-hot labels"
     names = set()
     for y in ys:
-        a = _to_numpy(y)
-        if _is_multilabel_lists(a):
+        a = to_numpy(y)
+        if is_multilabel_lists(a):
             vals = {v for row in a for v in row}
             if vals and all(isinstance(v, (int, np.integer)) for v in vals): return None
             names |= vals
@@ -508,7 +508,7 @@ def _loader_params() -> set:
         names |= {n for n, v in inspect.signature(f).parameters.items() if v.kind not in (v.VAR_KEYWORD, v.VAR_POSITIONAL)}
     return names - {'self', 'dataset'}
 
-def _check_loader_kwargs(kwargs, known=()):
+def check_loader_kwargs(kwargs, known=()):
     "fastai's loaders drop keywords they do not know; a misspelt one (`nframes=`) must not pass silently"
     ok = _loader_params()
     bad = [k for k in kwargs if k not in ok]
@@ -527,7 +527,7 @@ def lt_dataloaders(self:Datasets,
                    bs:int=64, **kwargs) -> DataLoaders:
     "`DataLoaders` whose training loader samples by `sampler` (or `wgts`)"
     if not isinstance(bs, (int, np.integer)) or bs < 1: raise ValueError(f"bs must be a positive int, got {bs!r}")
-    _check_loader_kwargs(kwargs)
+    check_loader_kwargs(kwargs)
     first = dict(sampler=sampler, wgts=wgts, epoch_len=epoch_len, cap=cap)
     return self.dataloaders(bs=bs, dl_type=WeightedTfmdDL, dl_kwargs=[first] + [dict(sampler=None, wgts=None)] * (self.n_subsets - 1), **kwargs)
 

@@ -34,15 +34,15 @@ def _torch_dl():
                       sampler=WeightedRandomSampler(sampling_weights(Y, 'class_uniform'), len(Y)))
 
 def _single_learner():
-    from fastai.learner import Learner
+    from lt_fastai.learner import LTLearner   # what lt_fastai builds: its `distrib_ctx()` is lt_fastai's
     from lt_fastai.metrics import lt_metric_list
     from lt_fastai.test_utils import tiny_dls, signal_cnn
-    return Learner(tiny_dls(valid=(4, 4, 3), bs=4), signal_cnn(seed=0), loss_func=nn.CrossEntropyLoss(),
+    return LTLearner(tiny_dls(valid=(4, 4, 3), bs=4), signal_cnn(seed=0), loss_func=nn.CrossEntropyLoss(),
                    metrics=lt_metric_list(ks=(2,)))
 
 def _multi_learner(frames:bool):
     "Multi-label (N, 4) targets, or frame-level (N, 5, 3) clips, on random signals"
-    from fastai.learner import Learner
+    from lt_fastai.learner import LTLearner
     from lt_fastai.data import in_memory_dls
     from lt_fastai.metrics import multilabel_metric_list, frame_metric_list
     g = torch.Generator().manual_seed(0)
@@ -52,7 +52,7 @@ def _multi_learner(frames:bool):
     torch.manual_seed(0)
     head = [nn.Flatten(), nn.Linear(64, int(np.prod(shape)))] + ([nn.Unflatten(1, shape)] if frames else [])
     metrics = frame_metric_list(fps=10) if frames else multilabel_metric_list()
-    return Learner(dls, nn.Sequential(*head), loss_func=nn.BCEWithLogitsLoss(), metrics=metrics)
+    return LTLearner(dls, nn.Sequential(*head), loss_func=nn.BCEWithLogitsLoss(), metrics=metrics)
 
 def _fit_learner():
     from lt_fastai.learner import lt_learner

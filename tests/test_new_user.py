@@ -9,7 +9,7 @@ from torch import nn
 from lt_fastai.data import stratified_split, in_memory_dls, LTDataLoaders
 from lt_fastai.losses import ClassBalancedLoss
 from lt_fastai.learner import lt_learner
-from lt_fastai.models import NormedLinear, LearnableWeightScaling, find_classifier
+from lt_fastai.heads import NormedLinear, LearnableWeightScaling, find_classifier
 from lt_fastai.posthoc import tune_tau_norm, tune_thresholds, tune_logit_adjustment, crt_stage
 from lt_fastai.test_utils import quiet, write_images
 
