@@ -75,7 +75,8 @@ class Task:
 
 # ---------------------------------------------------------------- tasks
 def digits_task():
-    from lt_fastai.test_utils import digits_long_tail, small_cnn
+    from lt_fastai.datasets import digits_long_tail
+    from lt_fastai.test_utils import small_cnn
     from lt_fastai.vision import LTImageDataLoaders
     t = Task('digits', 'long-tailed digits (scikit-learn), ratio 100, small_cnn', 30, 1e-2, 10, 40, 10)
     d = digits_long_tail(imb_ratio=100, seed=0)
@@ -153,7 +154,7 @@ def keyboard_task():
     import tempfile
     from lt_fastai.core import dataset_labels
     from lt_fastai.video import LTVideoDataLoaders, lt_video_learner
-    from lt_fastai.test_utils import write_keyboard
+    from lt_fastai.datasets import write_keyboard
     root = Path(os.environ.get('LT_FASTAI_DATA', tempfile.gettempdir())) / 'keyboard'
     if not (root / 'test').exists():   # the video tutorial's clips: 12 keys, pressed ever more rarely from key 0 to key 11
         write_keyboard(root / 'train', n_clips=96, n_frames=100, n_keys=12, fps=25, rate=2.5, alpha=2.0, lit=28., seed=0)

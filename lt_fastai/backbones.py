@@ -20,8 +20,9 @@ from timm.models import group_parameters, model_entrypoint
 from .heads import find_classifier
 
 # %% auto #0
-__all__ = ['timm_group_names', 'timm_splitter', 'ChannelAttention', 'SpatialAttention', 'CBAM', 'timm_stages', 'add_cbam',
-           'PretrainedWeightsError', 'needs_img_size', 'lt_timm_model']
+__all__ = ['IMAGE_ARCHS', 'timm_group_names', 'timm_splitter', 'ChannelAttention', 'SpatialAttention', 'CBAM', 'timm_stages',
+           'add_cbam', 'PretrainedWeightsError', 'needs_img_size', 'lt_timm_model', 'load_weights', 'SmallCNN',
+           'make_backbone']
 
 # %% ../nbs/04_backbones.ipynb #f3a1e930
 def _find_timm_model(model):
@@ -311,4 +312,72 @@ def lt_timm_model(arch:str,            # a timm architecture name (with an optio
             raise PretrainedWeightsError(f"the CBAM weights do not fit the CBAM stages {model.cbam_stages}: missing "
                                          f"{res.missing_keys[:4]}, unexpected {res.unexpected_keys[:4]}")
     if n_out == 0 and kw['num_classes']: model.reset_classifier(0)
+    return model
+
+# %% ../nbs/04_backbones.ipynb #736b88b8
+def load_weights(model:nn.Module,   # the backbone to load into (changed in place)
+                 weights,           # a weights file (state dict or checkpoint), or a state dict
+                 match:str='name'   # match the tensors by 'name' or by 'order'
+                ) -> nn.Module:
+    "Load `weights` into any backbone, every tensor checked (missing, unexpected, other shapes); returns `model`"
+    if match not in ('name', 'order'): raise ValueError(f"match must be 'name' or 'order', got {match!r}")
+    where = 'the state dict' if isinstance(weights, dict) else str(weights)
+    sd = dict(weights) if isinstance(weights, dict) else _read_state_dict(weights)
+    tsd = model.state_dict()
+    if match == 'name' and not set(tsd) <= set(sd) and set(f'backbone.{k}' for k in tsd) <= set(sd):
+        sd = {k[len('backbone.'):]: v for k, v in sd.items() if k.startswith('backbone.')}   # a whole lt_model's weights
+    if match == 'order': sd = _by_order(sd, tsd, set(), where)
+    missing = [k for k in tsd if k not in sd]
+    extra = [k for k in sd if k not in tsd]
+    wrong = [k for k in tsd if k in sd and tuple(sd[k].shape) != tuple(tsd[k].shape)]
+    if missing or extra or wrong:
+        def few(ks): return ', '.join(ks[:4]) + (' ...' if len(ks) > 4 else '')
+        parts = ([f"{len(missing)} of the model's tensors are missing ({few(missing)})"] if missing else []) + \
+                ([f"{len(extra)} are not in the model ({few(extra)})"] if extra else []) + \
+                ([f"{len(wrong)} have other shapes ({few(wrong)})"] if wrong else [])
+        raise PretrainedWeightsError(f"the weights in {where} do not fit {type(model).__name__}: {'; '.join(parts)}")
+    model.load_state_dict(sd)
+    return model
+
+# %% ../nbs/04_backbones.ipynb #abdb00fb
+class SmallCNN(nn.Sequential):
+    "Three 3×3 convolution + BatchNorm + ReLU blocks and global average pooling: pooled features (N, 2·width) of small images"
+    def __init__(self,
+                 n_in:int=1,     # input channels
+                 width:int=32):  # channels of the first block (the others have twice as many)
+        if n_in < 1 or width < 1: raise ValueError(f"n_in and width must be positive, got {n_in}, {width}")
+        def block(ni, nf): return [nn.Conv2d(ni, nf, 3, padding=1, bias=False), nn.BatchNorm2d(nf), nn.ReLU()]
+        super().__init__(*block(n_in, width), *block(width, 2 * width), *block(2 * width, 2 * width),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.n_features = 2 * width
+
+# %% ../nbs/04_backbones.ipynb #d95369dc
+IMAGE_ARCHS = {'small_cnn': SmallCNN}   # lt_fastai's own 2-D architectures (images, spectrograms), beside timm's
+
+# %% ../nbs/04_backbones.ipynb #e95cebf3
+def make_backbone(arch,                # an nn.Module, a name of `archs`, or (with `timm_names`) a timm architecture name
+                  n_in:int,            # input channels
+                  archs:dict=None,     # the modality's own architectures: name -> class or function of (n_in, **kwargs)
+                  pretrained=False,    # False; True (timm's hub or cache); or a weights file / state dict
+                  match:str='name',    # match a weights file by 'name' or by 'order'
+                  timm_names:bool=True,# other names are timm architectures
+                  img_size=None,       # (height, width) of the inputs, which timm's vision transformers need
+                  **kwargs             # passed to the architecture (`lt_timm_model`: cbam_stages, drop_path_rate...)
+                 ) -> nn.Module:
+    "A backbone returning pooled features, from a module, a name of the modality's own architectures, or a timm name"
+    archs = archs or {}
+    if isinstance(arch, nn.Module):
+        if kwargs: raise TypeError(f"arch is a module, so {sorted(kwargs)} have nothing to build: drop them")
+        model = arch
+    elif isinstance(arch, str) and arch in archs:
+        model = archs[arch](n_in, **kwargs)
+    elif isinstance(arch, str) and timm_names:
+        return lt_timm_model(arch, 0, n_in, pretrained, match, img_size=img_size if needs_img_size(arch) else None, **kwargs)
+    else:
+        raise ValueError(f"unknown architecture {arch!r}: use one of {list(archs)}" + (", a timm architecture" if timm_names else '')
+                         + " or an nn.Module returning pooled features")
+    if pretrained is True:
+        raise PretrainedWeightsError(f"{arch if isinstance(arch, str) else type(arch).__name__} has no published weights: "
+                                     "give pretrained= a weights file or a state dict (or train it from scratch)")
+    if pretrained is not None and pretrained is not False: load_weights(model, pretrained, match)
     return model

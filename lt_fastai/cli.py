@@ -48,7 +48,8 @@ def run_demo(recipes=DEMO_RECIPES,   # recipe names (see `lt_fastai.recipes.list
     from lt_fastai.recipes import get_recipe
     from lt_fastai.learner import lt_learner
     from lt_fastai.vision import LTImageDataLoaders
-    from lt_fastai.test_utils import digits_long_tail, small_cnn, quiet
+    from lt_fastai.datasets import digits_long_tail
+    from lt_fastai.test_utils import small_cnn, quiet
     from lt_fastai.posthoc import valid_preds
     recipes = list(recipes)
     for r in recipes: get_recipe(r)   # unknown names fail before any training

@@ -6,20 +6,20 @@ Docs: https://lt-fastai.github.io/lt_fastai/data.html.md"""
 
 # %% ../nbs/01_data.ipynb #776903b8
 from __future__ import annotations
-import difflib, inspect
+import difflib, functools, inspect, os
 import warnings
 from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
 from torch.utils.data import TensorDataset
-from fastcore.basics import patch, store_attr, ifnone
+from fastcore.basics import patch, store_attr, ifnone, noop
 from fastcore.meta import delegates
 from fastcore.foundation import L
 from fastai.data.load import DataLoader
 from fastai.data.core import TfmdDL, Datasets, DataLoaders, FilteredBase
-from fastai.data.block import DataBlock, TransformBlock
-from fastai.data.transforms import ColReader
+from fastai.data.block import DataBlock, TransformBlock, CategoryBlock, MultiCategoryBlock
+from fastai.data.transforms import ColReader, ColSplitter, GrandparentSplitter, parent_label
 from fastai.torch_core import default_device, find_bs, TensorBase
 from fasttransform import Pipeline, Transform, DisplayedTransform
 from sklearn.model_selection import StratifiedKFold
@@ -29,9 +29,10 @@ from .core import encode_labels, class_counts, dataset_labels, check_counts, to_
 # %% auto #0
 __all__ = ['SAMPLING_ALPHAS', 'stratified_split', 'StratifiedSplitter', 'multilabel_split', 'MultilabelSplitter',
            'stratified_kfold', 'class_sampling_probs', 'oversampling_factors', 'progressive_alpha', 'sampling_weights',
-           'WeightedSampling', 'WeightedTfmdDL', 'TensorItems', 'InMemoryDL', 'LTDataLoaders', 'in_memory_dls',
-           'check_loader_kwargs', 'TensorMeta', 'show_channels', 'EncodeCats', 'EncodeConts', 'CatBlock', 'ContBlock',
-           'metadata_info', 'metadata_blocks', 'ColOrItem']
+           'WeightedSampling', 'WeightedTfmdDL', 'TensorItems', 'InMemoryDL', 'check_loader_kwargs', 'TensorMeta',
+           'show_channels', 'EncodeCats', 'EncodeConts', 'CatBlock', 'ContBlock', 'metadata_info', 'metadata_blocks',
+           'ColOrItem', 'df_column', 'df_labels', 'check_split_args', 'check_classes', 'lt_datablock', 'LTDataLoaders',
+           'in_memory_dls']
 
 # %% ../nbs/01_data.ipynb #72221b56
 def _labels_for(items, labels=None, get_y=None):
@@ -336,170 +337,6 @@ class InMemoryDL(WeightedSampling, DataLoader):
         return [tuple(o[i] for o in b[:self.n_inp]) + tuple(self.decode_target(o[i]) for o in b[self.n_inp:])
                 for i in range(n)]
 
-# %% ../nbs/01_data.ipynb #ffcc8518
-class LTDataLoaders(DataLoaders):
-    "fastai `DataLoaders` with the constructors every modality shares: in memory (`from_arrays`) and from a `DataBlock`"
-    _x_rank = None      # rank of one item of the first input (e.g. 3 for (C, H, W) images); None: any
-    _x_what = 'items'   # what the first input holds, for error messages
-    _x_dims = ()        # names of the axes of one item, for error messages
-
-    @classmethod
-    def _check_x(cls, x, where):
-        "Check the first input of `from_arrays` (a modality overrides this to check its items' shape)"
-        if cls._x_rank is not None and x.ndim != cls._x_rank + 1:
-            raise ValueError(f"{where}: {cls._x_what} must be an array of shape (N, {', '.join(cls._x_dims)}), "
-                             f"got shape {tuple(x.shape)}")
-        return x
-
-    @classmethod
-    def _array_tfms(cls, x) -> list:
-        "Default batch transforms of `from_arrays` for the first input `x` (a modality may add its own)"
-        return []
-
-    @classmethod
-    def from_arrays(cls,
-                    x,                    # inputs: an array (N, ...), or a tuple of arrays for several inputs
-                    y,                    # labels: ints, strings, label lists or a multi-hot matrix
-                    x_valid=None,         # validation inputs, in the same form (default: a stratified split of `x`)
-                    y_valid=None,         # validation labels
-                    valid_pct:float=0.2,  # validation fraction when `x_valid` is not given
-                    seed:int=None,        # seed of the split
-                    vocab=None,           # class names in index order (default: sorted string labels)
-                    n_classes:int=None,   # number of classes (default: the vocabulary's size, or the largest label + 1)
-                    bs:int=64,            # batch size
-                    sampler=None,         # training sampling rule ('sqrt', 'class_uniform', ...); None: shuffle
-                    after_batch=None,     # batch transforms, after the modality's own
-                    device=None,          # where batches go (default: the GPU if there is one)
-                    **kwargs              # passed to `in_memory_dls` (val_bs, wgts, epoch_len...) and the modality's transforms
-                   ):
-        "Loaders over in-memory arrays, each batch built by one indexing operation (`InMemoryDL`)"
-        tfm_kw = {k: kwargs.pop(k) for k in list(kwargs) if k != 'x' and k in inspect.signature(cls._array_tfms).parameters}
-        def _xs(x, where):
-            xs = list(x) if isinstance(x, tuple) else [x]
-            xs[0] = cls._check_x(_as_tensor(xs[0], where), where)
-            return tuple(xs) if isinstance(x, tuple) else xs[0]
-        x = _xs(x, 'training inputs' if x_valid is not None else 'inputs')
-        if (x_valid is None) != (y_valid is None): raise ValueError("give both x_valid and y_valid, or neither")
-        if x_valid is None:
-            yy = encode_labels(y, vocab=vocab)
-            # frame-level labels (N, T, C) are split on the classes each clip contains
-            trn, val = (multilabel_split(yy.max(1) if yy.ndim == 3 else yy, valid_pct=valid_pct, seed=seed) if yy.ndim >= 2
-                        else stratified_split(y, valid_pct=valid_pct, seed=seed))
-            if not len(val): raise ValueError(f"valid_pct={valid_pct} leaves no item for validation")
-            take = lambda a, i: tuple(o[i] for o in a) if isinstance(a, tuple) else a[i]
-            ya = to_numpy(y)
-            x, x_valid, y, y_valid = take(x, trn), take(x, val), ya[trn], ya[val]
-        else: x_valid = _xs(x_valid, 'validation inputs')
-        tfms = cls._array_tfms(x[0] if isinstance(x, tuple) else x, **tfm_kw) + list(L(after_batch))
-        dls = in_memory_dls(x, y, x_valid, y_valid, bs=bs, sampler=sampler, vocab=vocab, n_classes=n_classes,
-                            device=device, after_batch=tfms or None, dls_type=cls, **kwargs)
-        return dls
-
-    def test_dl(self,
-                test_items,           # new items: file names (str or Path), DataFrame rows, arrays...
-                rm_type_tfms=None,    # see fastai's `test_dl`
-                with_labels:bool=False, # the items carry labels
-                **kwargs):
-        "fastai's `test_dl`, also taking file names as `str` or `Path` whichever the loaders were built from"
-        if isinstance(self.valid, InMemoryDL) and not isinstance(test_items, TensorDataset):
-            # new arrays get the modality's own checks and types (e.g. waveforms become `TensorAudio`), as in `from_arrays`
-            cols = _stack_items(test_items, self.valid.n_inp)
-            return super().test_dl((type(self)._check_x(_as_tensor(cols[0], 'test input 0'), 'test items'), *cols[1:]),
-                                   rm_type_tfms=rm_type_tfms, with_labels=with_labels, **kwargs)
-        items = list(test_items) if isinstance(test_items, (list, tuple, L)) else test_items
-        if (isinstance(self.valid_ds, Datasets) and rm_type_tfms is None and isinstance(items, list) and items
-                and isinstance(items[0], (str, Path))):
-            tl = self.valid_ds.tls[0]
-            for conv in (str, Path):   # fastai matches the item's type against the pipeline's (a str is not a Path)
-                try: tl.infer_idx(conv(items[0]))
-                except AssertionError: continue
-                items = [conv(o) if isinstance(o, (str, Path)) else o for o in items]
-                break
-        return super().test_dl(items, rm_type_tfms=rm_type_tfms, with_labels=with_labels, **kwargs)
-
-    @classmethod
-    def from_dblock(cls,
-                    dblock:DataBlock,     # the DataBlock
-                    source,               # its source (a folder, a DataFrame, a list of items)
-                    sampler=None,         # training sampling rule ('sqrt', 'class_uniform', ...); None: shuffle
-                    bs:int=64,            # batch size
-                    **kwargs              # passed to `DataBlock.lt_dataloaders` (path, val_bs, device, num_workers...)
-                   ):
-        "Loaders built by `dblock.lt_dataloaders(source)`, as this class"
-        dls = dblock.lt_dataloaders(source, sampler=sampler, bs=bs, **kwargs)
-        return cls(*dls.loaders, path=dls.path, device=dls.device)
-
-# %% ../nbs/01_data.ipynb #f9a32e79
-def _joint_vocab(*ys):
-    "The sorted class names of string labels (or label lists) across splits; None for integer or multi-hot labels"
-    names = set()
-    for y in ys:
-        a = to_numpy(y)
-        if is_multilabel_lists(a):
-            vals = {v for row in a for v in row}
-            if vals and all(isinstance(v, (int, np.integer)) for v in vals): return None
-            names |= vals
-        elif a.ndim == 1 and a.dtype.kind in 'USO':
-            encode_labels(a)   # missing or mixed labels fail here, with their positions
-            names |= set(a.tolist())
-        else: return None
-    return sorted(names)
-
-def _n_classes_of(ys, n_classes, vocab):
-    "Number of classes: explicit, from the vocabulary, or read from the labels of every split"
-    if vocab is not None:
-        if n_classes is not None and n_classes != len(vocab):
-            raise ValueError(f"n_classes={n_classes} but the vocabulary has {len(vocab)} classes")
-        return len(vocab)
-    if n_classes is not None:
-        if not isinstance(n_classes, (int, np.integer)) or n_classes < 1:
-            raise ValueError(f"n_classes must be a positive int, got {n_classes!r}")
-        return int(n_classes)
-    enc = [encode_labels(y) for y in ys]
-    if enc[0].ndim >= 2: return enc[0].shape[-1]
-    return int(max(int(e.max()) if len(e) else -1 for e in enc)) + 1
-
-def in_memory_dls(x_train,            # training inputs: an array/tensor, or a tuple of them for several inputs
-                  y_train,            # training labels (ints, strings, label lists, or multi-hot)
-                  x_valid, y_valid,   # validation inputs and labels, in the same form
-                  bs:int=64,          # batch size
-                  sampler=None,       # sampling rule for training: 'sqrt', 'class_uniform', a number α, 'oversample'...
-                  wgts=None,          # or explicit per-item training weights
-                  vocab=None,         # class names in index order (default: the sorted names of string labels)
-                  n_classes:int=None, # number of classes (default: the vocabulary's size, or the largest label + 1)
-                  val_bs:int=None,    # validation batch size (default `bs`)
-                  device=None,        # where batches go (default: the GPU if there is one)
-                  dls_type=None,      # the `DataLoaders` class returned (default: `LTDataLoaders`)
-                  **kwargs            # passed to `InMemoryDL` (e.g. `after_batch`, `epoch_len`, `drop_last`)
-                 ) -> DataLoaders:
-    "`DataLoaders` of two `InMemoryDL`s, training shuffled (and weighted by `sampler`/`wgts`), validation in order"
-    if not isinstance(bs, (int, np.integer)) or bs < 1: raise ValueError(f"bs must be a positive int, got {bs!r}")
-    vocab = ifnone(vocab, _joint_vocab(y_train, y_valid))
-    n = _n_classes_of((y_train, y_valid), n_classes, vocab)
-    def _ds(x, y, split):
-        xs = x if isinstance(x, (tuple, list)) else (x,)
-        xs = [_as_tensor(o, f"{split} input {i}") for i, o in enumerate(xs)]
-        yt = encode_labels(y, vocab=vocab, n_classes=n if vocab is None else None)
-        if yt.ndim >= 2 and yt.shape[-1] != n: raise ValueError(f"{split} labels have {yt.shape[-1]} columns, not {n}")
-        yt = torch.from_numpy(yt)
-        yt = yt.float() if yt.ndim >= 2 else yt   # multi-hot (N, C) or frame-level (N, T, C) targets
-        for i, o in enumerate(xs):
-            if len(o) != len(yt): raise ValueError(f"{split} input {i} has {len(o)} items but there are {len(yt)} labels")
-        return TensorItems(*xs, yt)
-    trn, val = _ds(x_train, y_train, 'training'), _ds(x_valid, y_valid, 'validation')
-    for i, (a, b) in enumerate(zip(trn.tensors[:-1], val.tensors[:-1])):
-        if a.shape[1:] != b.shape[1:]:
-            raise ValueError(f"input {i}: training items have shape {tuple(a.shape[1:])}, validation items {tuple(b.shape[1:])}")
-    n_inp = len(trn.tensors) - 1
-    device = default_device() if device is None else device
-    dl = InMemoryDL(trn, bs=bs, shuffle=True, drop_last=True, sampler=sampler, wgts=wgts, n_inp=n_inp,
-                    vocab=vocab, n_classes=n, device=device, split_idx=0, **kwargs)
-    vdl = dl.new(val, bs=ifnone(val_bs, bs), shuffle=False, drop_last=False, wgts=None, sampler=None, split_idx=1)
-    if isinstance(dl.after_batch, Pipeline):   # set up the batch transforms (e.g. statistics) on training batches
-        vdl.after_batch = dl.after_batch
-        dl.after_batch.setup(dl)
-    return ifnone(dls_type, LTDataLoaders)(dl, vdl, device=device)
-
 # %% ../nbs/01_data.ipynb #1293574f
 def _loader_params() -> set:
     "Names fastai's loaders take (arguments and the callbacks `DataLoader` accepts as keywords)"
@@ -655,3 +492,445 @@ class ColOrItem(ColReader):
     def __call__(self, o, **kwargs):
         if isinstance(o, (str, Path)): return str(o) if isinstance(o, Path) else o
         return super().__call__(o, **kwargs)
+
+# %% ../nbs/01_data.ipynb #38dd82e9
+def df_column(df:pd.DataFrame, # a DataFrame
+              col,             # a column name, or a position
+              what:str='the'   # what the column holds, for the error
+             ) -> str:
+    "The name of column `col` (a name or a position) of `df`; an error that lists the columns when there is none"
+    if isinstance(col, (int, np.integer)) and not isinstance(col, bool) and col not in df.columns:
+        if not -len(df.columns) <= col < len(df.columns):
+            raise KeyError(f"{what} column position {col} is out of range: the DataFrame has {len(df.columns)} columns {list(df.columns)}")
+        return df.columns[col]
+    if col not in df.columns: raise KeyError(f"{what} column {col!r} is not in the DataFrame (columns: {list(df.columns)})")
+    return col
+
+# %% ../nbs/01_data.ipynb #786059b0
+class _LabelList:
+    "Picklable get_y: the labels of a DataFrame row's column, split on `delim` (NaN and '' give no label)"
+    def __init__(self, col, delim): self.col, self.delim = col, delim
+    def __call__(self, row):
+        v = row[self.col]
+        if v is None or (isinstance(v, float) and np.isnan(v)): return []
+        return [s for s in str(v).split(self.delim) if s]
+
+class _HotColumns:
+    "Picklable get_y: the 0/1 values of a DataFrame row's label columns"
+    def __init__(self, cols): self.cols = list(cols)
+    def __call__(self, row): return [int(row[c]) for c in self.cols]
+
+def df_labels(df:pd.DataFrame,   # one row per item
+              label_col=1,       # the label column (name or position), or a list of 0/1 columns (multi-hot)
+              label_delim=None   # multi-label: labels in `label_col` separated by this; '' or NaN: no label
+             ) -> tuple:
+    "The labels of `df` once: (targets aligned with the rows, picklable get_y, multilabel, encoded, vocab)"
+    if isinstance(label_col, (list, tuple)):
+        missing = [c for c in label_col if c not in df.columns]
+        if missing: raise KeyError(f"label columns {missing} are not in the DataFrame (columns: {list(df.columns)})")
+        y = df[list(label_col)].to_numpy()
+        bad = ~np.isin(y, (0, 1))
+        if bad.any():
+            r, c = np.argwhere(bad)[0]
+            raise ValueError(f"label columns must hold 0 or 1; row {df.index[r]!r}, column {label_col[c]!r} holds {np.asarray(y[r, c]).tolist()!r}")
+        return y.astype(np.int64), _HotColumns(label_col), True, True, [str(c) for c in label_col]
+    col = df_column(df, label_col, 'label')
+    if label_delim is not None:
+        gy = _LabelList(col, label_delim)
+        lists = [gy(r) for _, r in df.iterrows()]
+        vocab = sorted({l for ls in lists for l in ls})
+        y = np.zeros((len(df), len(vocab)), dtype=np.int64)
+        idx = {v: i for i, v in enumerate(vocab)}
+        for i, ls in enumerate(lists): y[i, [idx[l] for l in ls]] = 1
+        return y, gy, True, False, vocab
+    s = df[col]
+    if s.isna().any():
+        raise ValueError(f"label column {col!r} is empty in row {s.index[s.isna()][0]!r}: single-label data needs a "
+                         "label in every row (for multi-label data with unlabelled rows give `label_delim`)")
+    return s.to_numpy(), ColReader(col), False, False, None
+
+# %% ../nbs/01_data.ipynb #81e143db
+def check_split_args(valid_pct:float,   # fraction of the items for validation
+                     seed=None          # seed of the split
+                    ):
+    "A validation fraction in (0, 1) and an integer (or no) seed, checked before any file is read"
+    if isinstance(valid_pct, bool) or not isinstance(valid_pct, (int, float, np.integer, np.floating)) or not 0 < valid_pct < 1:
+        raise ValueError(f"valid_pct must lie in (0, 1), got {valid_pct!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+        raise TypeError(f"seed must be an int or None, got {seed!r}")
+
+# %% ../nbs/01_data.ipynb #13f66b82
+def check_classes(labels,         # the training labels (single-label)
+                  where:str,      # where they come from, for the error (a folder, a column)
+                  what:str='items'# what an item is, for the hint
+                 ):
+    "At least two classes: one class (or items straight under the root) would train a model with nothing to learn"
+    found = sorted(set(labels), key=str)
+    if len(found) < 2:
+        raise ValueError(f"{where}: found {len(found)} class{'es' if len(found) != 1 else ''} {found}; a classifier needs "
+                         f"at least two (put the {what} in one sub-folder per class)")
+
+# %% ../nbs/01_data.ipynb #e3aaab8e
+def lt_datablock(x_block,              # the modality's input block
+                 get_items=None,       # function returning the items from the source (None: the source is the items)
+                 get_x=None,           # item -> what `x_block` reads (default: the item itself)
+                 get_y=None,           # item -> label, list of labels, or 0/1 row (`encoded`)
+                 splitter=None,        # item list -> (train, valid) indices
+                 multilabel:bool=False,# targets are label lists or multi-hot rows
+                 encoded:bool=False,   # multi-label targets are already multi-hot (one column per label)
+                 vocab=None,           # class names (required with `encoded`)
+                 cat_names=(),         # categorical metadata columns of DataFrame items (`CatBlock`)
+                 cont_names=(),        # continuous metadata columns (`ContBlock`)
+                 item_tfms=None,       # item transforms
+                 batch_tfms=None,      # batch transforms
+                 y_block=None          # a target block of the modality's own (e.g. frame-level targets)
+                ) -> DataBlock:
+    "A DataBlock of (input, [categorical codes], [continuous values]) -> label(s), the one every modality builds"
+    if encoded and not multilabel: raise ValueError("encoded=True is for multi-hot (multi-label) targets: set multilabel=True")
+    if encoded and vocab is None: raise ValueError("multi-hot targets need `vocab`, the label of each column")
+    meta = metadata_blocks(cat_names, cont_names)
+    yb = y_block if y_block is not None else (MultiCategoryBlock(encoded=encoded, vocab=vocab) if multilabel
+                                              else CategoryBlock(vocab=vocab))
+    getters = [get_x or noop] + [noop] * len(meta) + [get_y]
+    return DataBlock(blocks=(x_block, *meta, yb), getters=getters, get_items=get_items, splitter=splitter,
+                     n_inp=1 + len(meta), item_tfms=list(L(item_tfms)), batch_tfms=list(L(batch_tfms)))
+
+# %% ../nbs/01_data.ipynb #76ce5c98
+_BUILT_ARGS = ('get_items', 'get_x', 'get_y', 'splitter', 'multilabel', 'encoded', 'vocab', 'cat_names', 'cont_names')
+
+class LTDataLoaders(DataLoaders):
+    "fastai `DataLoaders` with the constructors every modality shares: `from_folder`, `from_df`, `from_arrays`, `from_source`"
+    modality = None       # the name the modality registers in `lt_fastai.modalities` (None: loaders of no modality)
+    _datablock = None     # the modality's DataBlock builder, e.g. `staticmethod(lt_image_datablock)`
+    _hidden_args = ()     # more arguments of the builder that the constructors set themselves
+    _extensions = None    # suffixes of the files `from_folder` takes as items (None: any file)
+    _x_rank, _x_what, _x_dims = None, 'items', ()   # one item of `from_arrays`: its rank, its name, its axes
+
+    def __init_subclass__(cls, **kwargs):
+        "Give a modality's constructors its own arguments in their signatures (those of its builder and array transforms)"
+        super().__init_subclass__(**kwargs)
+        hide = _BUILT_ARGS + tuple(cls._hidden_args)
+        for name, to in (('from_folder', cls._datablock), ('from_df', cls._datablock), ('from_arrays', cls._array_tfms)):
+            if name in cls.__dict__ or to is None: continue   # the modality writes its own
+            base = getattr(LTDataLoaders, name).__func__
+            def _make(base):
+                def f(klass, *args, **kw): return base(klass, *args, **kw)
+                return functools.update_wrapper(f, base)
+            f = _make(base)
+            del f.__wrapped__
+            f.__signature__, f.__qualname__ = inspect.signature(base), f'{cls.__name__}.{name}'
+            setattr(cls, name, classmethod(delegates(to, keep=True, but=list(hide) + ['x'])(f)))
+
+# %% ../nbs/01_data.ipynb #5540c8c3
+@patch(cls_method=True)
+def _get_files(cls:LTDataLoaders, path:Path) -> list:
+    "The items under `path` (`from_folder`): files with one of `_extensions`, hidden ones skipped, sorted"
+    exts = None if cls._extensions is None else {e.lower() for e in cls._extensions}
+    return sorted(f for f in Path(path).rglob('*') if f.is_file() and not any(p.startswith('.') for p in f.relative_to(path).parts)
+                  and (exts is None or f.suffix.lower() in exts))
+
+@patch(cls_method=True)
+def _check_files(cls:LTDataLoaders, files:list, db_kw:dict) -> dict:
+    "Check the files before anything is built (a modality reads their headers); returns more arguments for the builder"
+    return {}
+
+@patch(cls_method=True)
+def _x_getter(cls:LTDataLoaders, col, root, suffix, db_kw):
+    "How `from_df` turns a row into what the input block reads: the file name with the folder before it"
+    return ColOrItem(col, pref=f'{root}{os.sep}', suff=suffix)
+
+@patch(cls_method=True)
+def _split_kwargs(cls:LTDataLoaders, kwargs:dict) -> tuple:
+    "The keyword arguments of a constructor: (the builder's, the loaders'); a misspelt one is an error"
+    if cls._datablock is None:
+        raise TypeError(f"{cls.__name__} has no DataBlock builder: use a modality's loaders (`LTImageDataLoaders`, ...), "
+                        "or `from_arrays` for data in memory")
+    names = set(inspect.signature(cls._datablock).parameters) - set(_BUILT_ARGS)
+    db_kw = {k: kwargs.pop(k) for k in list(kwargs) if k in names}
+    check_loader_kwargs(kwargs, known=names)
+    return db_kw, kwargs
+
+# %% ../nbs/01_data.ipynb #573a9950
+@patch(cls_method=True)
+def from_folder(cls:LTDataLoaders,
+                path,                 # root folder: the items in one sub-folder per class
+                train:str=None,       # training sub-folder (with `valid`): split by folders instead of `valid_pct`
+                valid:str=None,       # validation sub-folder
+                valid_pct:float=0.2,  # fraction of each class for validation (a stratified split)
+                seed:int=None,        # seed of the split
+                vocab=None,           # class names (default: the sorted folder names)
+                check_files:bool=True,# check every file before anything is built (see the modality)
+                sampler=None,         # training sampling rule ('sqrt', 'class_uniform', ...); None: shuffle
+                bs:int=64,            # batch size
+                **kwargs              # the modality's own arguments, and fastai's loader arguments (val_bs, device...)
+               ):
+    "Single-label loaders of `path/<class>/<item>`: split by `train`/`valid` sub-folders, or stratified by `valid_pct`"
+    path, what = Path(path), cls._x_what
+    if not path.is_dir(): raise FileNotFoundError(f"{what} folder not found: {path}")
+    db_kw, dl_kw = cls._split_kwargs(kwargs)
+    if (train is None) != (valid is None): raise ValueError("give both `train` and `valid` sub-folder names, or neither (a stratified split by `valid_pct`)")
+    if train is None:
+        check_split_args(valid_pct, seed)
+        files = cls._get_files(path)
+        if not files: raise ValueError(f"no {what} under {path}" + (f" (files ending in {', '.join(cls._extensions)})" if cls._extensions else ''))
+        loose = [f for f in files if f.parent == path]
+        if loose: raise ValueError(f"{path}: {len(loose)} of the {what} lie directly in the folder (e.g. {loose[0].name}): "
+                                   f"put them in one sub-folder per class")
+        labels = [parent_label(f) for f in files]
+        check_classes(labels, str(path), what)
+        splitter = StratifiedSplitter(valid_pct=valid_pct, seed=seed, labels=labels)
+    else:
+        files = []
+        for sub in (train, valid):
+            fs = cls._get_files(path / sub) if (path / sub).is_dir() else []
+            if not fs: raise ValueError(f"no {what} under {path / sub}: put the {what} in {path / train} and {path / valid} "
+                                        "(one sub-folder per class), or split them with `valid_pct=`")
+            files += fs
+        check_classes([parent_label(f) for f in files if f.parent.parent.name == train], str(path / train), what)
+        splitter = GrandparentSplitter(train_name=train, valid_name=valid)
+    if check_files: db_kw.update(cls._check_files(files, db_kw))
+    dblock = cls._datablock(get_y=parent_label, splitter=splitter, vocab=vocab, **db_kw)
+    return cls.from_dblock(dblock, files, sampler=sampler, bs=bs, path=path, **dl_kw)
+
+# %% ../nbs/01_data.ipynb #144224a1
+@patch(cls_method=True)
+def from_df(cls:LTDataLoaders,
+            df:pd.DataFrame,      # one row per item: its file, its label(s), metadata columns
+            path='.',             # folder the file names are relative to
+            fn_col=0,             # column of the file names (a name or a position)
+            folder:str=None,      # sub-folder of `path` holding the files
+            suffix:str='',        # appended to the file names (e.g. '.wav')
+            label_col=1,          # label column (a name or a position), or a list of 0/1 columns (multi-hot)
+            label_delim:str=None, # multi-label: labels in `label_col` separated by this (e.g. ' '); '' or NaN: none
+            valid_col=None,       # boolean column marking validation rows; None: a stratified split
+            valid_pct:float=0.2,  # fraction for validation (stratified; iterative for multi-label)
+            seed:int=None,        # seed of the split
+            vocab=None,           # class names (default: the sorted labels, or the label columns)
+            cat_names=(),         # categorical metadata columns (inputs of their own, `CatBlock`)
+            cont_names=(),        # continuous metadata columns (`ContBlock`)
+            check_files:bool=True,# check every file before anything is built (see the modality)
+            sampler=None,         # training sampling rule ('sqrt', 'class_uniform', ...); None: shuffle
+            bs:int=64,            # batch size
+            **kwargs              # the modality's own arguments, and fastai's loader arguments (val_bs, device...)
+           ):
+    "Single- or multi-label loaders (with metadata inputs if asked) from a DataFrame of file names and labels"
+    if not isinstance(df, pd.DataFrame): raise TypeError(f"df must be a pandas DataFrame, got {type(df).__name__}")
+    if len(df) == 0: raise ValueError("the DataFrame is empty")
+    db_kw, dl_kw = cls._split_kwargs(kwargs)
+    df = df.reset_index(drop=True)
+    fcol = df_column(df, fn_col, 'file name')
+    missing = [c for c in [*(cat_names or []), *(cont_names or [])] if c not in df.columns]
+    if missing: raise KeyError(f"metadata column(s) {missing} are not in the DataFrame (columns: {list(df.columns)})")
+    y, get_y, multi, encoded, auto_vocab = df_labels(df, label_col, label_delim)
+    if not multi:
+        encode_labels(y, vocab=vocab)    # labels outside `vocab` fail here, with their rows
+        check_classes(y.tolist(), f"label column {label_col!r}", cls._x_what)
+    if valid_col is not None: splitter = ColSplitter(df_column(df, valid_col, 'validation'))
+    else:
+        check_split_args(valid_pct, seed)
+        splitter = (MultilabelSplitter if multi else StratifiedSplitter)(valid_pct=valid_pct, seed=seed, labels=y)
+    root = Path(path) if folder is None else Path(path) / folder
+    get_x = cls._x_getter(fcol, root, suffix, db_kw)     # a row, or a bare file name (`test_dl`, `predict`)
+    if check_files: db_kw.update(cls._check_files([get_x(r) for _, r in df.iterrows()], db_kw))
+    dblock = cls._datablock(get_x=get_x, get_y=get_y, splitter=splitter, multilabel=multi, encoded=encoded,
+                            vocab=ifnone(vocab, auto_vocab), cat_names=cat_names, cont_names=cont_names, **db_kw)
+    return cls.from_dblock(dblock, df, sampler=sampler, bs=bs, path=path, **dl_kw)
+
+# %% ../nbs/01_data.ipynb #9e19caa2
+@patch(cls_method=True)
+def _check_x(cls:LTDataLoaders, x, where):
+    "Check the first input of `from_arrays` (a modality checks its items' shape, and gives them its tensor type)"
+    if cls._x_rank is not None and x.ndim != cls._x_rank + 1:
+        raise ValueError(f"{where}: {cls._x_what} must be an array of shape (N, {', '.join(cls._x_dims)}), "
+                         f"got shape {tuple(x.shape)}")
+    return x
+
+@patch(cls_method=True)
+def _array_tfms(cls:LTDataLoaders, x, augment=None) -> list:
+    "Batch transforms of `from_arrays` for the first input `x`: the modality's own, then `augment` (training only)"
+    return list(L(augment))
+
+@patch(cls_method=True)
+def from_arrays(cls:LTDataLoaders,
+                x,                    # inputs: an array (N, ...), or a tuple of arrays for several inputs
+                y,                    # labels: ints, strings, label lists or a multi-hot matrix
+                x_valid=None,         # validation inputs, in the same form (default: a stratified split of `x`)
+                y_valid=None,         # validation labels
+                valid_pct:float=0.2,  # validation fraction when `x_valid` is not given
+                seed:int=None,        # seed of the split
+                vocab=None,           # class names in index order (default: sorted string labels)
+                n_classes:int=None,   # number of classes (default: the vocabulary's size, or the largest label + 1)
+                sampler=None,         # training sampling rule ('sqrt', 'class_uniform', ...); None: shuffle
+                bs:int=64,            # batch size
+                batch_tfms=None,      # batch transforms, after the modality's own
+                device=None,          # where batches go (default: the GPU if there is one)
+                **kwargs              # the modality's own arguments, and `in_memory_dls`'s (val_bs, wgts, epoch_len...)
+               ):
+    "Loaders over in-memory arrays, each batch built by one indexing operation (`InMemoryDL`)"
+    tfm_kw = {k: kwargs.pop(k) for k in list(kwargs) if k != 'x' and k in inspect.signature(cls._array_tfms).parameters}
+    def _xs(x, where):
+        xs = list(x) if isinstance(x, tuple) else [x]
+        xs[0] = cls._check_x(_as_tensor(xs[0], where), where)
+        return tuple(xs) if isinstance(x, tuple) else xs[0]
+    x = _xs(x, 'training inputs' if x_valid is not None else 'inputs')
+    if (x_valid is None) != (y_valid is None): raise ValueError("give both x_valid and y_valid, or neither")
+    if x_valid is None:
+        check_split_args(valid_pct, seed)
+        yy = encode_labels(y, vocab=vocab)
+        # frame-level labels (N, T, C) are split on the classes each clip contains
+        trn, val = (multilabel_split(yy.max(1) if yy.ndim == 3 else yy, valid_pct=valid_pct, seed=seed) if yy.ndim >= 2
+                    else stratified_split(y, valid_pct=valid_pct, seed=seed))
+        if not len(val): raise ValueError(f"valid_pct={valid_pct} leaves no item for validation")
+        take = lambda a, i: tuple(o[i] for o in a) if isinstance(a, tuple) else a[i]
+        ya = to_numpy(y)
+        x, x_valid, y, y_valid = take(x, trn), take(x, val), ya[trn], ya[val]
+    else: x_valid = _xs(x_valid, 'validation inputs')
+    tfms = cls._array_tfms(x[0] if isinstance(x, tuple) else x, **tfm_kw) + list(L(batch_tfms))
+    return in_memory_dls(x, y, x_valid, y_valid, bs=bs, sampler=sampler, vocab=vocab, n_classes=n_classes,
+                         device=device, after_batch=tfms or None, dls_type=cls, **kwargs)
+
+# %% ../nbs/01_data.ipynb #6fde4820
+@patch(cls_method=True)
+def _from_file(cls:LTDataLoaders, path:Path, **kwargs):
+    "Loaders from one file that is not a CSV table (a modality with such files, e.g. signals, reads them)"
+    raise ValueError(f"{path}: the {cls.modality or 'these'} loaders read a folder (one sub-folder per class) or a CSV file "
+                     "of file names and labels, not a single file")
+
+@patch(cls_method=True)
+def from_source(cls:LTDataLoaders,
+                source,             # a CSV file (file names relative to its folder), a folder, or a modality's own file
+                fn_col=0,           # CSV: column of the file names
+                label_col=1,        # CSV: column of the labels
+                **kwargs            # passed to `from_df`, `from_folder` or the modality's reader (split, bs, sampler...)
+               ):
+    "Loaders from a path as a run config names it: `from_df` for a CSV file, `from_folder` for a folder"
+    p = Path(os.path.expandvars(str(source))).expanduser()
+    if not p.exists(): raise FileNotFoundError(f"data source not found: {p}")
+    if p.is_dir(): return cls.from_folder(p, **kwargs)
+    if p.suffix.lower() == '.csv': return cls.from_df(pd.read_csv(p), path=p.parent, fn_col=fn_col, label_col=label_col, **kwargs)
+    return cls._from_file(p, **kwargs)
+
+# %% ../nbs/01_data.ipynb #1e6a1a3a
+@patch
+def test_dl(self:LTDataLoaders,
+            test_items,           # new items: file names (str or Path), DataFrame rows or a DataFrame, arrays...
+            rm_type_tfms=None,    # see fastai's `test_dl`
+            with_labels:bool=False, # the items carry labels
+            metadata=None,        # for loaders with metadata inputs: a DataFrame (or dict of columns), one row per item
+            **kwargs):
+    "fastai's `test_dl`: file names as `str` or `Path`, arrays for in-memory loaders, items with their `metadata`"
+    if isinstance(self.valid, InMemoryDL) and not isinstance(test_items, TensorDataset):
+        if metadata is not None: raise TypeError("metadata= is for loaders built from a DataFrame; give in-memory inputs as a tuple")
+        # new arrays get the modality's own checks and types (e.g. waveforms become `TensorAudio`), as in `from_arrays`
+        cols = _stack_items(test_items, self.valid.n_inp)
+        return DataLoaders.test_dl(self, (type(self)._check_x(_as_tensor(cols[0], 'test input 0'), 'test items'), *cols[1:]),
+                                   rm_type_tfms=rm_type_tfms, with_labels=with_labels, **kwargs)
+    if metadata is not None: test_items = _with_metadata(self, test_items, metadata)
+    items = list(test_items) if isinstance(test_items, (list, tuple, L)) else test_items
+    if (isinstance(self.valid_ds, Datasets) and rm_type_tfms is None and isinstance(items, list) and items
+            and isinstance(items[0], (str, Path))):
+        tl = self.valid_ds.tls[0]
+        for conv in (str, Path):   # fastai matches the item's type against the pipeline's (a str is not a Path)
+            try: tl.infer_idx(conv(items[0]))
+            except AssertionError: continue
+            items = [conv(o) if isinstance(o, (str, Path)) else o for o in items]
+            break
+    return DataLoaders.test_dl(self, items, rm_type_tfms=rm_type_tfms, with_labels=with_labels, **kwargs)
+
+def _with_metadata(dls, items, metadata):
+    "A DataFrame of the items (file names) beside their metadata rows, in the columns the loaders read"
+    if not isinstance(dls.valid_ds, Datasets): raise TypeError("metadata= is for loaders built from a DataFrame")
+    items = [str(o) for o in items]
+    meta = pd.DataFrame(metadata).reset_index(drop=True)
+    if len(meta) != len(items):
+        raise ValueError(f"metadata has {len(meta)} rows for {len(items)} items: give one metadata row per item")
+    reader = next((t for t in dls.valid_ds.tls[0].tfms.fs if isinstance(t, ColReader)), None)
+    if reader is None: raise TypeError("these loaders do not read their items from a DataFrame column")
+    def as_row_value(o):   # the items are file names as `test_dl` takes them; the reader puts its folder and suffix around a row's value
+        if reader.suff and o.endswith(reader.suff): o = o[:-len(reader.suff)]
+        return os.path.relpath(o, reader.pref) if reader.pref else o
+    return pd.concat([pd.DataFrame({reader.cols[0]: [as_row_value(o) for o in items]}), meta], axis=1)
+
+# %% ../nbs/01_data.ipynb #fcfa86af
+@patch(cls_method=True)
+def from_dblock(cls:LTDataLoaders,
+                dblock:DataBlock,     # the DataBlock
+                source,               # its source (a folder, a DataFrame, a list of items)
+                sampler=None,         # training sampling rule ('sqrt', 'class_uniform', ...); None: shuffle
+                bs:int=64,            # batch size
+                **kwargs              # passed to `DataBlock.lt_dataloaders` (path, val_bs, device, num_workers...)
+               ):
+    "Loaders built by `dblock.lt_dataloaders(source)`, as this class"
+    dls = dblock.lt_dataloaders(source, sampler=sampler, bs=bs, **kwargs)
+    return cls(*dls.loaders, path=dls.path, device=dls.device)
+
+# %% ../nbs/01_data.ipynb #f9a32e79
+def _joint_vocab(*ys):
+    "The sorted class names of string labels (or label lists) across splits; None for integer or multi-hot labels"
+    names = set()
+    for y in ys:
+        a = to_numpy(y)
+        if is_multilabel_lists(a):
+            vals = {v for row in a for v in row}
+            if vals and all(isinstance(v, (int, np.integer)) for v in vals): return None
+            names |= vals
+        elif a.ndim == 1 and a.dtype.kind in 'USO':
+            encode_labels(a)   # missing or mixed labels fail here, with their positions
+            names |= set(a.tolist())
+        else: return None
+    return sorted(names)
+
+def _n_classes_of(ys, n_classes, vocab):
+    "Number of classes: explicit, from the vocabulary, or read from the labels of every split"
+    if vocab is not None:
+        if n_classes is not None and n_classes != len(vocab):
+            raise ValueError(f"n_classes={n_classes} but the vocabulary has {len(vocab)} classes")
+        return len(vocab)
+    if n_classes is not None:
+        if not isinstance(n_classes, (int, np.integer)) or n_classes < 1:
+            raise ValueError(f"n_classes must be a positive int, got {n_classes!r}")
+        return int(n_classes)
+    enc = [encode_labels(y) for y in ys]
+    if enc[0].ndim >= 2: return enc[0].shape[-1]
+    return int(max(int(e.max()) if len(e) else -1 for e in enc)) + 1
+
+def in_memory_dls(x_train,            # training inputs: an array/tensor, or a tuple of them for several inputs
+                  y_train,            # training labels (ints, strings, label lists, or multi-hot)
+                  x_valid, y_valid,   # validation inputs and labels, in the same form
+                  bs:int=64,          # batch size
+                  sampler=None,       # sampling rule for training: 'sqrt', 'class_uniform', a number α, 'oversample'...
+                  wgts=None,          # or explicit per-item training weights
+                  vocab=None,         # class names in index order (default: the sorted names of string labels)
+                  n_classes:int=None, # number of classes (default: the vocabulary's size, or the largest label + 1)
+                  val_bs:int=None,    # validation batch size (default `bs`)
+                  device=None,        # where batches go (default: the GPU if there is one)
+                  dls_type=None,      # the `DataLoaders` class returned (default: `LTDataLoaders`)
+                  **kwargs            # passed to `InMemoryDL` (e.g. `after_batch`, `epoch_len`, `drop_last`)
+                 ) -> DataLoaders:
+    "`DataLoaders` of two `InMemoryDL`s, training shuffled (and weighted by `sampler`/`wgts`), validation in order"
+    if not isinstance(bs, (int, np.integer)) or bs < 1: raise ValueError(f"bs must be a positive int, got {bs!r}")
+    vocab = ifnone(vocab, _joint_vocab(y_train, y_valid))
+    n = _n_classes_of((y_train, y_valid), n_classes, vocab)
+    def _ds(x, y, split):
+        xs = x if isinstance(x, (tuple, list)) else (x,)
+        xs = [_as_tensor(o, f"{split} input {i}") for i, o in enumerate(xs)]
+        yt = encode_labels(y, vocab=vocab, n_classes=n if vocab is None else None)
+        if yt.ndim >= 2 and yt.shape[-1] != n: raise ValueError(f"{split} labels have {yt.shape[-1]} columns, not {n}")
+        yt = torch.from_numpy(yt)
+        yt = yt.float() if yt.ndim >= 2 else yt   # multi-hot (N, C) or frame-level (N, T, C) targets
+        for i, o in enumerate(xs):
+            if len(o) != len(yt): raise ValueError(f"{split} input {i} has {len(o)} items but there are {len(yt)} labels")
+        return TensorItems(*xs, yt)
+    trn, val = _ds(x_train, y_train, 'training'), _ds(x_valid, y_valid, 'validation')
+    for i, (a, b) in enumerate(zip(trn.tensors[:-1], val.tensors[:-1])):
+        if a.shape[1:] != b.shape[1:]:
+            raise ValueError(f"input {i}: training items have shape {tuple(a.shape[1:])}, validation items {tuple(b.shape[1:])}")
+    n_inp = len(trn.tensors) - 1
+    device = default_device() if device is None else device
+    dl = InMemoryDL(trn, bs=bs, shuffle=True, drop_last=True, sampler=sampler, wgts=wgts, n_inp=n_inp,
+                    vocab=vocab, n_classes=n, device=device, split_idx=0, **kwargs)
+    vdl = dl.new(val, bs=ifnone(val_bs, bs), shuffle=False, drop_last=False, wgts=None, sampler=None, split_idx=1)
+    if isinstance(dl.after_batch, Pipeline):   # set up the batch transforms (e.g. statistics) on training batches
+        vdl.after_batch = dl.after_batch
+        dl.after_batch.setup(dl)
+    return ifnone(dls_type, LTDataLoaders)(dl, vdl, device=device)

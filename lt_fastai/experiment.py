@@ -39,7 +39,7 @@ def build_dls(cfg:RunConfig, splitter=None):
     d, kw = cfg.data, dict(cfg.data.kwargs)
     common = dict(bs=d.bs, sampler=d.sampler)
     if d.modality == 'digits':
-        from lt_fastai.test_utils import digits_long_tail
+        from lt_fastai.datasets import digits_long_tail
         from lt_fastai.vision import LTImageDataLoaders
         dd = digits_long_tail(imb_ratio=d.imb_ratio, seed=d.split_seed)
         (xt, yt), (xv, yv) = dd['train'], dd['valid']
@@ -260,7 +260,7 @@ def predict_run(run_dir,     # a finished run folder (holds `learner.pkl`)
 def _fold_labels(cfg):
     "Labels of every item the folds split, and how a fold's indices become loaders"
     if cfg.data.modality == 'digits':
-        from lt_fastai.test_utils import digits_long_tail
+        from lt_fastai.datasets import digits_long_tail
         dd = digits_long_tail(imb_ratio=cfg.data.imb_ratio, seed=cfg.data.split_seed)
         return torch.cat([dd['train'][1], dd['valid'][1]]).numpy(), None
     src = _source(cfg)

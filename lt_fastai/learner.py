@@ -14,6 +14,7 @@ from fastcore.foundation import L
 from fastcore.meta import delegates
 from fastcore.basics import patch, ifnone
 from fastai.data.core import DataLoaders
+from fastai.data.transforms import get_c
 from fastai.learner import Learner
 from fastai.torch_core import trainable_params, to_device
 import fastai.callback.schedule  # noqa: F401  (adds Learner.fit_one_cycle)
@@ -21,11 +22,12 @@ import fastai.callback.fp16      # noqa: F401  (adds Learner.to_fp16 / to_bf16)
 from .core import dataset_labels, class_counts
 from .backbones import timm_splitter
 from .heads import find_classifier, trace_classifier, is_timm_model
+from .models import lt_model, fusion_splitter, input_stats
 from .metrics import lt_metric_list, multilabel_metric_list
 from .recipes import Recipe, Stage, get_recipe, list_recipes, RECIPES
 
 # %% auto #0
-__all__ = ['check_train_batches', 'LTLearner', 'lt_learner']
+__all__ = ['check_train_batches', 'LTLearner', 'lt_learner', 'input_batch', 'backbone_learner']
 
 # %% ../nbs/10_learner.ipynb #5afaffec
 def _has_timm(model) -> bool: return any(callable(getattr(m, 'group_matcher', None)) for m in model.modules())
@@ -140,6 +142,57 @@ def lt_learner(dls:DataLoaders,      # training and validation loaders
                     cbs=r.build_cbs(counts) + L(cbs), **kwargs)
     learn.recipe, learn.lt_counts, learn.lt_stages = r, counts, []
     return _set_precision(learn, precision)
+
+# %% ../nbs/10_learner.ipynb #3ce45dad
+def input_batch(dls:DataLoaders,  # the loaders
+                ndim:int=None,    # the rank the first input must have, batch axis included (None: any)
+                what:str='inputs' # what it should be, for the error (e.g. 'images (N, channels, height, width)')
+               ) -> tuple:
+    "A batch of `dls` to read shapes from — validation's, so the training order is not drawn — checked for `ndim`"
+    check_train_batches(dls)
+    dl = dls.valid if len(dls.loaders) > 1 and len(dls.valid) else dls.train
+    b = dl.one_batch()
+    x = b[0]
+    if ndim is not None and x.ndim != ndim:
+        raise ValueError(f"the first input must be {what}, got a batch of shape {tuple(x.shape)}")
+    return b
+
+# %% ../nbs/10_learner.ipynb #cb180387
+@delegates(lt_learner, keep=True)
+def backbone_learner(dls:DataLoaders,       # the loaders
+                     arch,                  # a name `build` knows, or an nn.Module returning pooled features
+                     build,                 # build(arch, n_in, pretrained, match, x, **arch_kwargs) -> backbone, for names
+                     recipe=None,           # a recipe name or a `Recipe` (default: 'ce', or 'bce' for multi-label targets)
+                     pretrained=False,      # False; True (timm's hub or cache); or a weights file / state dict
+                     match:str='name',      # match a weights file to the backbone by 'name' or by 'order'
+                     arch_kwargs:dict=None, # passed to the architecture
+                     n_out:int=None,        # number of classes or labels (default: read from `dls`)
+                     metadata=None,         # None: fuse the loaders' metadata inputs if any; False: ignore them; dict; module
+                     fusion:str='concat',   # 'concat' or 'gated' fusion of backbone and metadata features
+                     p:float=0.2,           # dropout before the classifier
+                     normalize=None,        # None: the weights' statistics when pretrained; True; (mean, std); False
+                     freeze:bool=None,      # train only the head first (default: when pretrained)
+                     splitter=None,         # parameter groups (default: `fusion_splitter`: the backbone's, then the head)
+                     ndim:int=None,         # rank of the first input's batches, checked
+                     what:str='inputs',     # what the first input is, for errors
+                     channel_dim:int=1,     # axis of the input channels (2 for video clips (N, T, C, H, W))
+                     modality:str=None,     # the modality's name, recorded on the learner
+                     **kwargs               # passed to `lt_learner` (loss_func, metrics, cbs, precision, recipe_kwargs, many, few...)
+                    ) -> LTLearner:
+    "An `LTLearner` of `lt_model` around a backbone built from `arch`, with a recipe, the weights' statistics and freezing"
+    b = input_batch(dls, ndim, what)
+    x, y = b[0], b[-1]
+    n_in = int(x.shape[channel_dim])
+    if n_out is None: n_out = int(y.shape[-1]) if y.ndim >= 2 else get_c(dls)
+    if not n_out: raise ValueError("cannot tell the number of classes from `dls` (no `c` or `vocab`): pass `n_out`")
+    backbone = arch if isinstance(arch, nn.Module) and not arch_kwargs else build(arch, n_in, pretrained, match, x, **(arch_kwargs or {}))
+    stats = input_stats(backbone, normalize, pretrained, n_in)
+    model = lt_model(backbone, n_out, dls=dls, metadata=metadata, fusion=fusion, p=p, input_stats=stats, channel_dim=channel_dim)
+    learn = lt_learner(dls, model, recipe=recipe, splitter=ifnone(splitter, fusion_splitter), **kwargs)
+    if ifnone(freeze, pretrained not in (None, False)): learn.freeze()
+    learn.arch, learn.pretrained, learn.n_in, learn.n_out, learn.normalize = arch, pretrained, n_in, n_out, stats
+    learn.metadata, learn.modality = model.meta is not None, modality
+    return learn
 
 # %% ../nbs/10_learner.ipynb #efae58a9
 def _check_lr(lr, what='lr'):

@@ -13,7 +13,7 @@ from .data import metadata_info
 from .backbones import timm_splitter
 
 # %% auto #0
-__all__ = ['MetadataMLP', 'GatedFusion', 'FusionModel', 'fusion_splitter', 'lt_model']
+__all__ = ['MetadataMLP', 'GatedFusion', 'FusionModel', 'fusion_splitter', 'input_stats', 'lt_model']
 
 # %% ../nbs/05_models.ipynb #af08e58c
 from fastai.layers import Embedding, LinBnDrop
@@ -190,6 +190,29 @@ def fusion_splitter(model:nn.Module    # a `FusionModel` (or any module with a `
     if any(callable(getattr(m, 'group_matcher', None)) for m in bb.modules()): return timm_splitter(model)
     inside = {id(p) for p in bb.parameters()}
     return [list(bb.parameters()), [p for p in model.parameters() if id(p) not in inside]]
+
+# %% ../nbs/05_models.ipynb #677791ee
+def input_stats(backbone:nn.Module,  # the backbone (a timm model carries its weights' statistics in `pretrained_cfg`)
+                normalize=None,      # None: the weights' statistics when `pretrained`; True: them anyway; (mean, std); False: none
+                pretrained=False,    # whether (and which) pretrained weights were loaded
+                n_in:int=3           # channels of the inputs
+               ):
+    "(mean, std) per input channel that the model normalises its first input with, or None"
+    if normalize is False: return None
+    if normalize is not None and normalize is not True: mean, std = normalize
+    elif normalize is True or pretrained not in (None, False):
+        cfg = getattr(backbone, 'pretrained_cfg', {}) or {}
+        if 'mean' not in cfg:
+            if normalize is True: raise ValueError(f"normalize=True, but {type(backbone).__name__} carries no statistics of its weights: give normalize=(mean, std)")
+            return None
+        mean, std = cfg['mean'], cfg['std']
+    else: return None
+    mean, std = list(np.atleast_1d(mean).astype(float)), list(np.atleast_1d(std).astype(float))
+    if len(mean) != n_in:   # e.g. RGB statistics for grayscale images: their average
+        if len(mean) not in (1, 3) or len(std) != len(mean):
+            raise ValueError(f"normalisation statistics for {len(mean)} channels do not fit {n_in}-channel inputs")
+        mean, std = [float(np.mean(mean))] * n_in, [float(np.mean(std))] * n_in
+    return mean, std
 
 # %% ../nbs/05_models.ipynb #8aa20081
 def _meta_branch(metadata, dls, layers, p):

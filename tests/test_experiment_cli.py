@@ -35,7 +35,7 @@ def test_train_then_predict(tmp_path):
     cli('train', run / 'config.yaml', '--out', tmp_path / 'again', cwd=tmp_path)
     assert json.loads((tmp_path / 'again' / 'metrics.json').read_text())['test'] == m['test']
     sys.path.insert(0, str(ROOT))
-    from lt_fastai.test_utils import digits_long_tail
+    from lt_fastai.datasets import digits_long_tail
     np.save(tmp_path / 'three.npy', digits_long_tail()['test'][0][:3].numpy())
     r = cli('predict', run, tmp_path / 'three.npy', cwd=tmp_path)
     assert r.stdout.count('three.npy[') == 3, r.stdout

@@ -11,7 +11,8 @@ from lt_fastai.losses import ClassBalancedLoss
 from lt_fastai.learner import lt_learner
 from lt_fastai.heads import NormedLinear, LearnableWeightScaling, find_classifier
 from lt_fastai.posthoc import tune_tau_norm, tune_thresholds, tune_logit_adjustment, crt_stage
-from lt_fastai.test_utils import quiet, write_images
+from lt_fastai.test_utils import quiet
+from lt_fastai.datasets import write_images
 
 class Net(nn.Module):
     "The classifier is declared before the hidden layers it follows"

