@@ -22,7 +22,7 @@ from .heads import find_classifier
 # %% auto #0
 __all__ = ['IMAGE_ARCHS', 'timm_group_names', 'timm_splitter', 'ChannelAttention', 'SpatialAttention', 'CBAM', 'timm_stages',
            'add_cbam', 'PretrainedWeightsError', 'needs_img_size', 'lt_timm_model', 'load_weights', 'SmallCNN',
-           'make_backbone']
+           'make_backbone', 'image_backbone']
 
 # %% ../nbs/04_backbones.ipynb #f3a1e930
 def _find_timm_model(model):
@@ -269,6 +269,7 @@ _IMG_SIZE_MODULES = {'vision_transformer', 'deit', 'beit', 'eva', 'vision_transf
 
 def needs_img_size(arch:str) -> bool:
     "Whether the timm architecture `arch` builds its position embeddings for a fixed input size (ViT family)"
+    if not timm.is_model(arch): return False
     return model_entrypoint(arch.split('.')[0]).__module__.rsplit('.', 1)[-1] in _IMG_SIZE_MODULES
 
 def lt_timm_model(arch:str,            # a timm architecture name (with an optional pretrained tag, e.g. 'resnet18.a1_in1k')
@@ -381,3 +382,14 @@ def make_backbone(arch,                # an nn.Module, a name of `archs`, or (wi
                                      "give pretrained= a weights file or a state dict (or train it from scratch)")
     if pretrained is not None and pretrained is not False: load_weights(model, pretrained, match)
     return model
+
+# %% ../nbs/04_backbones.ipynb #05c0b2a4
+def image_backbone(arch,               # a module, a name of `IMAGE_ARCHS`, or a timm architecture name
+                   n_in:int,           # input channels
+                   pretrained=False,   # False; True (timm's hub or cache); or a weights file / state dict
+                   match:str='name',   # match a weights file by 'name' or by 'order'
+                   x=None,             # a batch of inputs (N, C, H, W): its size sizes a vision transformer
+                   **kwargs            # passed to the architecture (`lt_timm_model`: cbam_stages, drop_path_rate...)
+                  ) -> nn.Module:
+    "A backbone for images or spectrograms (N, C, H, W): lt_fastai's own architectures or timm's"
+    return make_backbone(arch, n_in, IMAGE_ARCHS, pretrained, match, img_size=None if x is None else tuple(x.shape[-2:]), **kwargs)

@@ -143,6 +143,49 @@ def lt_learner(dls:DataLoaders,      # training and validation loaders
     learn.recipe, learn.lt_counts, learn.lt_stages = r, counts, []
     return _set_precision(learn, precision)
 
+# %% ../nbs/10_learner.ipynb #efae58a9
+def _check_lr(lr, what='lr'):
+    "A learning rate: a positive finite number, or a slice of them (discriminative rates)"
+    vals = [lr.start, lr.stop] if isinstance(lr, slice) else [lr]
+    for v in vals:
+        if v is None and isinstance(lr, slice): continue
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not np.isfinite(v) or v <= 0:
+            raise ValueError(f"{what} must be a positive finite number (or a slice of them), got {lr!r}")
+    return lr
+
+def _check_epochs(n, what, minimum=1):
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < minimum:
+        raise ValueError(f"{what} must be an int >= {minimum}, got {n!r}")
+    return int(n)
+
+@patch
+def fit_lt(self:Learner,
+           n_epoch:int,            # epochs of the main fit
+           lr=None,                # (maximum) learning rate of the main fit (default: `learn.lr`)
+           stage_epochs:int=None,  # epochs of every training stage (default: each stage's own; 0 skips them)
+           stage_lr=None,          # learning rate of the training stages (default: `lr` × the stage's multiplier)
+           fit_fn=None,            # the main fit as fit_fn(learn, n_epoch, lr), e.g. a paper's step schedule (default: `fit_one_cycle`)
+           **kwargs                # passed to `fit_one_cycle` of the main fit
+          ) -> Learner:
+    "Train with the recipe of `lt_learner`: the main fit, then every stage of the recipe"
+    r = getattr(self, 'recipe', None)
+    if r is None: raise AttributeError("this Learner has no recipe: build it with `lt_learner`")
+    n_epoch = _check_epochs(n_epoch, 'n_epoch')
+    lr = _check_lr(self.lr if lr is None else lr)
+    if stage_epochs is not None: stage_epochs = _check_epochs(stage_epochs, 'stage_epochs', 0)
+    if stage_lr is not None: _check_lr(stage_lr, 'stage_lr')
+    check_train_batches(self.dls)
+    if fit_fn is None: self.fit_one_cycle(n_epoch, lr, **kwargs)
+    elif kwargs: raise TypeError(f"fit_lt: {sorted(kwargs)} go to fit_one_cycle, which `fit_fn` replaces; pass them to your fit_fn")
+    else: fit_fn(self, n_epoch, lr)
+    for st in r.stages:
+        ep = st.n_epochs(n_epoch) if stage_epochs is None or st.epochs == 0 else stage_epochs
+        if st.epochs != 0 and ep == 0: continue     # stage_epochs=0: training stages skipped
+        slr = stage_lr if stage_lr is not None else (lr * st.lr_mult if not isinstance(lr, slice) else lr)
+        out = st.fn(self, ep, slr)
+        self.lt_stages.append(dict(stage=st.name, epochs=ep, lr=slr, **(out if isinstance(out, dict) else {})))
+    return self
+
 # %% ../nbs/10_learner.ipynb #3ce45dad
 def input_batch(dls:DataLoaders,  # the loaders
                 ndim:int=None,    # the rank the first input must have, batch axis included (None: any)
@@ -193,46 +236,3 @@ def backbone_learner(dls:DataLoaders,       # the loaders
     learn.arch, learn.pretrained, learn.n_in, learn.n_out, learn.normalize = arch, pretrained, n_in, n_out, stats
     learn.metadata, learn.modality = model.meta is not None, modality
     return learn
-
-# %% ../nbs/10_learner.ipynb #efae58a9
-def _check_lr(lr, what='lr'):
-    "A learning rate: a positive finite number, or a slice of them (discriminative rates)"
-    vals = [lr.start, lr.stop] if isinstance(lr, slice) else [lr]
-    for v in vals:
-        if v is None and isinstance(lr, slice): continue
-        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not np.isfinite(v) or v <= 0:
-            raise ValueError(f"{what} must be a positive finite number (or a slice of them), got {lr!r}")
-    return lr
-
-def _check_epochs(n, what, minimum=1):
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < minimum:
-        raise ValueError(f"{what} must be an int >= {minimum}, got {n!r}")
-    return int(n)
-
-@patch
-def fit_lt(self:Learner,
-           n_epoch:int,            # epochs of the main fit
-           lr=None,                # (maximum) learning rate of the main fit (default: `learn.lr`)
-           stage_epochs:int=None,  # epochs of every training stage (default: each stage's own; 0 skips them)
-           stage_lr=None,          # learning rate of the training stages (default: `lr` × the stage's multiplier)
-           fit_fn=None,            # the main fit as fit_fn(learn, n_epoch, lr), e.g. a paper's step schedule (default: `fit_one_cycle`)
-           **kwargs                # passed to `fit_one_cycle` of the main fit
-          ) -> Learner:
-    "Train with the recipe of `lt_learner`: the main fit, then every stage of the recipe"
-    r = getattr(self, 'recipe', None)
-    if r is None: raise AttributeError("this Learner has no recipe: build it with `lt_learner`")
-    n_epoch = _check_epochs(n_epoch, 'n_epoch')
-    lr = _check_lr(self.lr if lr is None else lr)
-    if stage_epochs is not None: stage_epochs = _check_epochs(stage_epochs, 'stage_epochs', 0)
-    if stage_lr is not None: _check_lr(stage_lr, 'stage_lr')
-    check_train_batches(self.dls)
-    if fit_fn is None: self.fit_one_cycle(n_epoch, lr, **kwargs)
-    elif kwargs: raise TypeError(f"fit_lt: {sorted(kwargs)} go to fit_one_cycle, which `fit_fn` replaces; pass them to your fit_fn")
-    else: fit_fn(self, n_epoch, lr)
-    for st in r.stages:
-        ep = st.n_epochs(n_epoch) if stage_epochs is None or st.epochs == 0 else stage_epochs
-        if st.epochs != 0 and ep == 0: continue     # stage_epochs=0: training stages skipped
-        slr = stage_lr if stage_lr is not None else (lr * st.lr_mult if not isinstance(lr, slice) else lr)
-        out = st.fn(self, ep, slr)
-        self.lt_stages.append(dict(stage=st.name, epochs=ep, lr=slr, **(out if isinstance(out, dict) else {})))
-    return self
