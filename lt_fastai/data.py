@@ -488,10 +488,14 @@ def metadata_blocks(cat_names=(), cont_names=()) -> list:
     return ([CatBlock(cat_names)] if cat_names else []) + ([ContBlock(cont_names)] if cont_names else [])
 
 class ColOrItem(ColReader):
-    "fastai's `ColReader` that also takes a bare item (a file name or a key, used as it is), so `test_dl` and `predict` accept files"
+    "The file name in column `cols` of a DataFrame row, joined to `root` (an absolute name stays as it is); a bare item (a file name or a key) is used as it is, so `test_dl` and `predict` take files"
+    def __init__(self, cols, root=None, suffix:str=''):
+        super().__init__(cols)
+        self.root, self.suffix = (None if root is None else str(root)), suffix
     def __call__(self, o, **kwargs):
         if isinstance(o, (str, Path)): return str(o) if isinstance(o, Path) else o
-        return super().__call__(o, **kwargs)
+        v = f'{super().__call__(o, **kwargs)}{self.suffix}'
+        return v if self.root is None else os.path.join(self.root, v)
 
 # %% ../nbs/01_data.ipynb #38dd82e9
 def df_column(df:pd.DataFrame, # a DataFrame
@@ -630,14 +634,14 @@ def _get_files(cls:LTDataLoaders, path:Path) -> list:
                   and (exts is None or f.suffix.lower() in exts))
 
 @patch(cls_method=True)
-def _check_files(cls:LTDataLoaders, files:list, db_kw:dict) -> dict:
-    "Check the files before anything is built (a modality reads their headers); returns more arguments for the builder"
+def _file_kwargs(cls:LTDataLoaders, files:list, db_kw:dict, check:bool=True) -> dict:
+    "What the files say about how to read them — more arguments for the builder — checking them first when `check`"
     return {}
 
 @patch(cls_method=True)
 def _x_getter(cls:LTDataLoaders, col, root, suffix, db_kw):
     "How `from_df` turns a row into what the input block reads: the file name with the folder before it"
-    return ColOrItem(col, pref=f'{root}{os.sep}', suff=suffix)
+    return ColOrItem(col, root, suffix)
 
 @patch(cls_method=True)
 def _split_kwargs(cls:LTDataLoaders, kwargs:dict) -> tuple:
@@ -688,7 +692,7 @@ def from_folder(cls:LTDataLoaders,
             files += fs
         check_classes([parent_label(f) for f in files if f.parent.parent.name == train], str(path / train), what)
         splitter = GrandparentSplitter(train_name=train, valid_name=valid)
-    if check_files: db_kw.update(cls._check_files(files, db_kw))
+    db_kw.update(cls._file_kwargs(files, db_kw, check_files))
     dblock = cls._datablock(get_y=parent_label, splitter=splitter, vocab=vocab, **db_kw)
     return cls.from_dblock(dblock, files, sampler=sampler, bs=bs, path=path, **dl_kw)
 
@@ -731,7 +735,7 @@ def from_df(cls:LTDataLoaders,
         splitter = (MultilabelSplitter if multi else StratifiedSplitter)(valid_pct=valid_pct, seed=seed, labels=y)
     root = Path(path) if folder is None else Path(path) / folder
     get_x = cls._x_getter(fcol, root, suffix, db_kw)     # a row, or a bare file name (`test_dl`, `predict`)
-    if check_files: db_kw.update(cls._check_files([get_x(r) for _, r in df.iterrows()], db_kw))
+    db_kw.update(cls._file_kwargs([get_x(r) for _, r in df.iterrows()], db_kw, check_files))
     dblock = cls._datablock(get_x=get_x, get_y=get_y, splitter=splitter, multilabel=multi, encoded=encoded,
                             vocab=ifnone(vocab, auto_vocab), cat_names=cat_names, cont_names=cont_names, **db_kw)
     return cls.from_dblock(dblock, df, sampler=sampler, bs=bs, path=path, **dl_kw)
@@ -846,9 +850,9 @@ def _with_metadata(dls, items, metadata):
         raise ValueError(f"metadata has {len(meta)} rows for {len(items)} items: give one metadata row per item")
     reader = next((t for t in dls.valid_ds.tls[0].tfms.fs if isinstance(t, ColReader)), None)
     if reader is None: raise TypeError("these loaders do not read their items from a DataFrame column")
-    def as_row_value(o):   # the items are file names as `test_dl` takes them; the reader puts its folder and suffix around a row's value
-        if reader.suff and o.endswith(reader.suff): o = o[:-len(reader.suff)]
-        return os.path.relpath(o, reader.pref) if reader.pref else o
+    def as_row_value(o):   # the items are file names as `test_dl` takes them: absolute, the reader adds no folder
+        if getattr(reader, 'suffix', '') and o.endswith(reader.suffix): o = o[:-len(reader.suffix)]
+        return os.path.abspath(o) if getattr(reader, 'root', None) is not None else o
     return pd.concat([pd.DataFrame({reader.cols[0]: [as_row_value(o) for o in items]}), meta], axis=1)
 
 # %% ../nbs/01_data.ipynb #fcfa86af

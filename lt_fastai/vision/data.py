@@ -189,10 +189,11 @@ class LTImageDataLoaders(LTDataLoaders):
     def _get_files(cls, path): return sorted(get_image_files(path))
 
     @classmethod
-    def _check_files(cls, files, db_kw):
+    def _file_kwargs(cls, files, db_kw, check=True):
         "Every image's header: readable, of an accepted mode, one size at full resolution, not smaller than a crop"
         size, crop = db_kw.get('size'), db_kw.get('crop')
         full = size is None and crop is None
+        if not check: return {}
         sz = check_image_files(files, db_kw.get('mode', 'RGB'), db_kw.get('convert', ('L',)), same_size=full, min_size=crop)
         return {'full_size': tuple(int(s) for s in sz[0])} if full else {}
 
