@@ -22,7 +22,7 @@ from .heads import find_classifier
 # %% auto #0
 __all__ = ['IMAGE_ARCHS', 'timm_group_names', 'timm_splitter', 'ChannelAttention', 'SpatialAttention', 'CBAM', 'timm_stages',
            'add_cbam', 'PretrainedWeightsError', 'needs_img_size', 'lt_timm_model', 'load_weights', 'SmallCNN',
-           'make_backbone', 'image_backbone']
+           'make_backbone', 'load_pretrained', 'image_backbone']
 
 # %% ../nbs/04_backbones.ipynb #f3a1e930
 def _find_timm_model(model):
@@ -377,9 +377,16 @@ def make_backbone(arch,                # an nn.Module, a name of `archs`, or (wi
     else:
         raise ValueError(f"unknown architecture {arch!r}: use one of {list(archs)}" + (", a timm architecture" if timm_names else '')
                          + " or an nn.Module returning pooled features")
+    return load_pretrained(model, pretrained, match)
+
+def load_pretrained(model:nn.Module,  # a backbone of lt_fastai's own or the user's (not a timm model: see `lt_timm_model`)
+                    pretrained=False, # False: as it is; a weights file or a state dict; True is an error (no published weights)
+                    match:str='name'  # match a weights file by 'name' or by 'order'
+                   ) -> nn.Module:
+    "`model` with the weights `pretrained` asks for (`load_weights`), by the rules every modality's `pretrained` follows"
     if pretrained is True:
-        raise PretrainedWeightsError(f"{arch if isinstance(arch, str) else type(arch).__name__} has no published weights: "
-                                     "give pretrained= a weights file or a state dict (or train it from scratch)")
+        raise PretrainedWeightsError(f"{type(model).__name__} has no published weights: give pretrained= a weights file or "
+                                     "a state dict (or train it from scratch)")
     if pretrained is not None and pretrained is not False: load_weights(model, pretrained, match)
     return model
 

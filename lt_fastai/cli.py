@@ -238,8 +238,8 @@ def _list():
     import warnings
     warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated', category=FutureWarning)   # raised by fastai's import
     import timm
-    from lt_fastai.signal_models import SIGNAL_ARCHS
-    from lt_fastai.video_models import VIDEO_ARCHS, VIDEO_TEMPORALS
+    from lt_fastai.signal.models import SIGNAL_ARCHS
+    from lt_fastai.video.models import VIDEO_ARCHS, VIDEO_TEMPORALS
     from lt_fastai.data import SAMPLING_ALPHAS
     import lt_fastai.losses as losses
     print("recipes (recipe.name):")

@@ -228,7 +228,7 @@ def backbone_learner(dls:DataLoaders,       # the loaders
     n_in = int(x.shape[channel_dim])
     if n_out is None: n_out = int(y.shape[-1]) if y.ndim >= 2 else get_c(dls)
     if not n_out: raise ValueError("cannot tell the number of classes from `dls` (no `c` or `vocab`): pass `n_out`")
-    backbone = arch if isinstance(arch, nn.Module) and not arch_kwargs else build(arch, n_in, pretrained, match, x, **(arch_kwargs or {}))
+    backbone = build(arch, n_in, pretrained, match, x, **(arch_kwargs or {}))
     stats = input_stats(backbone, normalize, pretrained, n_in)
     model = lt_model(backbone, n_out, dls=dls, metadata=metadata, fusion=fusion, p=p, input_stats=stats, channel_dim=channel_dim)
     learn = lt_learner(dls, model, recipe=recipe, splitter=ifnone(splitter, fusion_splitter), **kwargs)

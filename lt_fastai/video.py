@@ -36,7 +36,7 @@ from .backbones import needs_img_size
 from .metrics import frame_metric_list
 from .learner import lt_learner, check_train_batches
 from .vision import _check_split_args, _norm_stats
-from .video_models import video_backbone, video_splitter, VIDEO_ARCHS
+from .video.models import video_backbone, video_splitter, VIDEO_ARCHS
 
 # %% auto #0
 __all__ = ['VIDEO_EXTS', 'FRAME_EXTS', 'write_video', 'TensorClip', 'VideoInfo', 'video_info', 'clip_indices', 'read_clip',
