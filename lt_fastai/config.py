@@ -10,38 +10,66 @@ import copy, difflib, os
 from pathlib import Path
 from typing import Any, Dict, Literal, Optional, Union
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from .records import write_atomic
+from .modalities import MODALITIES
+from .datasets import EXAMPLE_DATASETS
 from .recipes import RECIPES   # light: no PyTorch, so a config is checked in a fraction of a second
 
 # %% auto #0
 __all__ = ['DataConfig', 'ModelConfig', 'RecipeConfig', 'ScheduleConfig', 'RunConfig', 'ConfigError', 'parse_overrides',
            'load_config', 'save_config']
 
-# %% ../nbs/40_config.ipynb #e7f977bf
+# %% ../nbs/40_config.ipynb #5f4e5aa7
 class _Section(BaseModel):
     model_config = ConfigDict(extra='forbid', validate_assignment=True)
 
 class DataConfig(_Section):
     "Where the items come from and how they are loaded"
-    modality: Literal['digits', 'image', 'audio', 'signal', 'video'] = 'digits'
-    source: Optional[str] = None      # a folder, a CSV file (one row per item) or a signal file; `$VARS` and `~` expand
-    fn_col: str = 'fname'             # CSV: column of the file names
-    label_col: str = 'label'          # CSV: column of the labels
+    modality: str = 'vision'          # a registered modality (`lt_fastai.modalities`): vision, audio, signal, video
+    source: Optional[str] = None      # a folder, a CSV file (one row per item) or a modality's own file; `$VARS` and `~` expand
+    dataset: Optional[str] = 'digits' # or an example data set of `lt_fastai.datasets` (the default, unless `source` is given)
+    fn_col: Union[str, int] = 0       # CSV: column of the file names (a name or a position)
+    label_col: Union[str, int] = 1    # CSV: column of the labels
     valid_pct: float = Field(0.2, gt=0, lt=1)
     split_seed: int = Field(0, ge=0)  # seed of the validation split (the run's `seed` trains)
     sampler: Union[str, float, None] = None   # training sampling rule ('sqrt', 'class_uniform'...); None: the recipe's
-    bs: int = Field(32, ge=1)
-    imb_ratio: float = Field(100, ge=1, le=100)   # digits: imbalance ratio of the long-tailed training set
-    frame_level: bool = False         # video: frame labels from the annotation files beside the clips
-    kwargs: Dict[str, Any] = {}       # more arguments of the modality's loaders (size, n_frames, sr, length...)
+    bs: int = Field(64, ge=1)
+    imb_ratio: float = Field(100, ge=1, le=100)   # example data sets: imbalance ratio of the long-tailed training set
+    kwargs: Dict[str, Any] = {}       # more arguments of the modality's loaders (size, sr, length, n_frames, frame_level...)
 
+    @model_validator(mode='before')
+    @classmethod
+    def _one_source(cls, d):
+        if isinstance(d, dict) and d.get('source') is not None:
+            if d.get('dataset') is not None: raise ValueError("give data.source or data.dataset, not both")
+            d = {**d, 'dataset': None}
+        return d
+
+    @field_validator('modality')
+    @classmethod
+    def _modality(cls, v):
+        if v not in MODALITIES:
+            close = difflib.get_close_matches(v, list(MODALITIES), n=1)
+            raise ValueError(f"unknown modality {v!r}" + (f" (did you mean {close[0]}?)" if close else '') + f"; the modalities: {', '.join(MODALITIES)}")
+        return v
+
+    @model_validator(mode='after')
+    def _dataset(self):
+        if self.dataset is not None:
+            if self.dataset not in EXAMPLE_DATASETS:
+                raise ValueError(f"unknown example data set {self.dataset!r}; the example data sets: {', '.join(EXAMPLE_DATASETS)}")
+            if EXAMPLE_DATASETS[self.dataset] != self.modality:
+                raise ValueError(f"the data set {self.dataset!r} is {EXAMPLE_DATASETS[self.dataset]} data, not {self.modality}")
+        return self
+
+# %% ../nbs/40_config.ipynb #847dde3c
 class ModelConfig(_Section):
     "The network"
-    arch: str = 'small_cnn'           # a timm name (images, audio, video frames), a `SIGNAL_ARCHS` name, 'spacetime', or 'small_cnn' (digits)
+    arch: str = 'small_cnn'           # a name the modality's learner takes: a timm architecture, or one of the modality's own (`lt-fastai list`)
     pretrained: Union[bool, str] = False
     p: float = Field(0.2, ge=0, lt=1) # dropout before the classifier
-    kwargs: Dict[str, Any] = {}       # more arguments of the learner factory (temporal, arch_kwargs, metadata...)
+    kwargs: Dict[str, Any] = {}       # more arguments of the learner (arch_kwargs, metadata, temporal, normalize...)
 
 class RecipeConfig(_Section):
     "The long-tail method"

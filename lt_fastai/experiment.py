@@ -18,58 +18,48 @@ from fastcore.foundation import L
 from fastai.callback.core import Callback
 from fastai.learner import load_learner
 from fastai.torch_core import set_seed
-from .data import stratified_kfold
+from .data import stratified_kfold, df_column
+from .modalities import get_modality
+from .datasets import example_dataset
 from .config import RunConfig, ConfigError, load_config, save_config, parse_overrides
 from .records import write_atomic, run_versions, jsonable
 
 # %% auto #0
 __all__ = ['build_dls', 'build_learner', 'RunCheckpoint', 'RunLog', 'run_experiment', 'predict_run', 'cross_validate', 'tune']
 
-# %% ../nbs/41_experiment.ipynb #ac3c45fe
+# %% ../nbs/41_experiment.ipynb #9c2278ac
 def _source(cfg:RunConfig) -> Path:
     s = cfg.data.source
-    if s is None: raise ConfigError(f"data.source is needed for modality {cfg.data.modality!r} (a folder or a CSV file)")
+    if s is None: raise ConfigError(f"data.source is needed for modality {cfg.data.modality!r} (a folder, a CSV file or a file of the modality's own)")
     p = Path(os.path.expandvars(s)).expanduser()
     if not p.exists(): raise ConfigError(f"data.source: {p} does not exist")
     return p
 
-def build_dls(cfg:RunConfig, splitter=None):
-    "The loaders a config describes; `splitter` (train, valid indices), if given, replaces the random validation split (folds)"
-    from lt_fastai.data import in_memory_dls
+def build_dls(cfg:RunConfig,  # the run's config
+              splitter=None   # (train, valid) indices replacing the validation split of an example data set (folds)
+             ):
+    "The loaders a config describes, built by its modality's loaders (`from_arrays` for an example data set, else `from_source`)"
     d, kw = cfg.data, dict(cfg.data.kwargs)
-    common = dict(bs=d.bs, sampler=d.sampler)
-    if d.modality == 'digits':
-        from lt_fastai.datasets import digits_long_tail
-        from lt_fastai.vision import LTImageDataLoaders
-        dd = digits_long_tail(imb_ratio=d.imb_ratio, seed=d.split_seed)
+    DL = get_modality(d.modality).dls_type
+    common = dict(bs=d.bs, sampler=d.sampler, seed=d.split_seed)
+    if d.dataset is not None:
+        dd = example_dataset(d.dataset, imb_ratio=d.imb_ratio, seed=d.split_seed)
         (xt, yt), (xv, yv) = dd['train'], dd['valid']
-        if splitter is not None:     # folds over training and validation images together
+        if splitter is not None:     # folds over training and validation items together
             x, y = torch.cat([xt, xv]), torch.cat([yt, yv])
             trn, val = splitter
             (xt, yt), (xv, yv) = (x[trn], y[trn]), (x[val], y[val])
-        dls = LTImageDataLoaders.from_arrays(xt, yt, xv, yv, device='cpu', **common, **kw)
+        dls = DL.from_arrays(xt, yt, xv, yv, **common, **kw)
         dls.lt_test = dd['test']
         return dls
-    src = _source(cfg)
-    split = dict(valid_pct=d.valid_pct, seed=d.split_seed)
-    if d.modality == 'image':
-        from lt_fastai.vision import LTImageDataLoaders as L
-        if src.suffix == '.csv': return L.from_df(pd.read_csv(src), path=src.parent, fn_col=d.fn_col, label_col=d.label_col, **split, **common, **kw)
-        return L.from_folder(src, **split, **common, **kw)
-    if d.modality == 'audio':
-        from lt_fastai.audio import LTAudioDataLoaders as L
-        if src.suffix == '.csv': return L.from_df(pd.read_csv(src), path=src.parent, fn_col=d.fn_col, label_col=d.label_col, **split, **common, **kw)
-        return L.from_folder(src, **split, **common, **kw)
-    if d.modality == 'signal':
-        from lt_fastai.signal import LTSignalDataLoaders as L
-        if src.suffix == '.csv': return L.from_df(pd.read_csv(src), path=src.parent, fn_col=d.fn_col, label_col=d.label_col, **split, **common, **kw)
-        return L.from_files(src, **split, **common, **kw)
-    from lt_fastai.video import LTVideoDataLoaders as L
-    if src.suffix == '.csv': return L.from_df(pd.read_csv(src), path=src.parent, fn_col=d.fn_col, label_col=d.label_col, **split, **common, **kw)
-    return L.from_folder(src, frame_level=d.frame_level, **split, **common, **kw)
+    return DL.from_source(_source(cfg), fn_col=d.fn_col, label_col=d.label_col, valid_pct=d.valid_pct, **common, **kw)
 
-def build_learner(cfg:RunConfig, dls, cbs=None):
-    "The learner a config describes, on `dls`"
+# %% ../nbs/41_experiment.ipynb #4c792c19
+def build_learner(cfg:RunConfig,  # the run's config
+                  dls,            # its loaders (`build_dls`)
+                  cbs=None        # more callbacks (checkpoints, a pruning callback...)
+                 ):
+    "The learner a config describes, on `dls`: its modality's learner, with the recipe and schedule of the config"
     m, r, sc = cfg.model, cfg.recipe, cfg.schedule
     cbs = list(L(cbs))
     if sc.unfreeze_epoch is not None:
@@ -77,25 +67,7 @@ def build_learner(cfg:RunConfig, dls, cbs=None):
         cbs.append(GradualUnfreeze(frozen_epochs=sc.unfreeze_epoch, backbone_lr_mult=sc.backbone_lr_mult))
     kw = dict(recipe=r.name, recipe_kwargs=r.params or None, many=cfg.many, few=cfg.few, precision=sc.precision,
               cbs=cbs, **({'wd': sc.wd} if sc.wd is not None else {}))
-    mod = cfg.data.modality
-    if mod == 'digits':
-        from lt_fastai.learner import lt_learner
-        from lt_fastai.test_utils import small_cnn
-        if m.arch != 'small_cnn':
-            from lt_fastai.vision import lt_vision_learner
-            return lt_vision_learner(dls, m.arch, pretrained=m.pretrained, p=m.p, **kw, **m.kwargs)
-        return lt_learner(dls, small_cnn(int(dls.c)), **kw, **m.kwargs)
-    if mod == 'image':
-        from lt_fastai.vision import lt_vision_learner
-        return lt_vision_learner(dls, m.arch, pretrained=m.pretrained, p=m.p, **kw, **m.kwargs)
-    if mod == 'audio':
-        from lt_fastai.audio import lt_audio_learner
-        return lt_audio_learner(dls, m.arch, pretrained=m.pretrained, p=m.p, **kw, **m.kwargs)
-    if mod == 'signal':
-        from lt_fastai.signal import lt_signal_learner
-        return lt_signal_learner(dls, m.arch, p=m.p, **kw, **m.kwargs)
-    from lt_fastai.video import lt_video_learner
-    return lt_video_learner(dls, m.arch, pretrained=m.pretrained, p=m.p, **kw, **m.kwargs)
+    return get_modality(cfg.data.modality).learner_fn(dls, m.arch, pretrained=m.pretrained, p=m.p, **kw, **m.kwargs)
 
 # %% ../nbs/41_experiment.ipynb #44f6dd96
 def _rng_state(dls) -> dict:
@@ -259,17 +231,17 @@ def predict_run(run_dir,     # a finished run folder (holds `learner.pkl`)
 
 def _fold_labels(cfg):
     "Labels of every item the folds split, and how a fold's indices become loaders"
-    if cfg.data.modality == 'digits':
-        from lt_fastai.datasets import digits_long_tail
-        dd = digits_long_tail(imb_ratio=cfg.data.imb_ratio, seed=cfg.data.split_seed)
+    if cfg.data.dataset is not None:
+        dd = example_dataset(cfg.data.dataset, imb_ratio=cfg.data.imb_ratio, seed=cfg.data.split_seed)
         return torch.cat([dd['train'][1], dd['valid'][1]]).numpy(), None
     src = _source(cfg)
     if src.suffix != '.csv':
-        raise ConfigError("cross-validation splits the rows of a CSV source (data.source: file names and labels) or the "
-                          "digits; a folder source has no fixed item list to fold")
+        raise ConfigError("cross-validation splits the rows of a CSV source (data.source: file names and labels) or an "
+                          "example data set (data.dataset); a folder source has no fixed item list to fold")
     df = pd.read_csv(src)
-    if cfg.data.label_col not in df.columns: raise ConfigError(f"data.label_col: {cfg.data.label_col!r} is not a column of {src}")
-    return df[cfg.data.label_col].values, df
+    try: col = df_column(df, cfg.data.label_col, 'label')
+    except KeyError as e: raise ConfigError(f"data.label_col: {e.args[0]} ({src})") from None
+    return df[col].values, df
 
 def cross_validate(config, out, folds:int=5, overrides=None, resume:bool=False) -> pd.DataFrame:
     "Stratified k-fold (iterative for multi-label): a run folder per fold and a summary of mean ± std per metric"

@@ -201,7 +201,8 @@ def input_stats(backbone:nn.Module,  # the backbone (a timm model carries its we
     if normalize is False: return None
     if normalize is not None and normalize is not True: mean, std = normalize
     elif normalize is True or pretrained not in (None, False):
-        cfg = getattr(backbone, 'pretrained_cfg', {}) or {}
+        # the backbone's own statistics, or those of the timm model inside it (e.g. a video model's frame encoder)
+        cfg = next((m.pretrained_cfg for m in backbone.modules() if 'mean' in (getattr(m, 'pretrained_cfg', None) or {})), {})
         if 'mean' not in cfg:
             if normalize is True: raise ValueError(f"normalize=True, but {type(backbone).__name__} carries no statistics of its weights: give normalize=(mean, std)")
             return None
