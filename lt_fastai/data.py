@@ -664,13 +664,14 @@ def from_folder(cls:LTDataLoaders,
                 seed:int=None,        # seed of the split
                 vocab=None,           # class names (default: the sorted folder names)
                 check_files:bool=True,# check every file before anything is built (see the modality)
+                splitter=None,        # or any DataBlock splitter of the items (the sorted files)
                 sampler=None,         # training sampling rule ('sqrt', 'class_uniform', ...); None: shuffle
                 bs:int=64,            # batch size
                 **kwargs              # the modality's own arguments, and fastai's loader arguments (val_bs, device...)
                ):
     "Single-label loaders of `path/<class>/<item>`: split by `train`/`valid` sub-folders, or stratified by `valid_pct`"
     path, what = Path(path), cls._x_what
-    if not path.is_dir(): raise FileNotFoundError(f"{what} folder not found: {path}")
+    if not path.is_dir(): raise FileNotFoundError(f"folder of {what} not found: {path}")
     db_kw, dl_kw = cls._split_kwargs(kwargs)
     if (train is None) != (valid is None): raise ValueError("give both `train` and `valid` sub-folder names, or neither (a stratified split by `valid_pct`)")
     if train is None:
@@ -682,7 +683,7 @@ def from_folder(cls:LTDataLoaders,
                                    f"put them in one sub-folder per class")
         labels = [parent_label(f) for f in files]
         check_classes(labels, str(path), what)
-        splitter = StratifiedSplitter(valid_pct=valid_pct, seed=seed, labels=labels)
+        splitter = ifnone(splitter, StratifiedSplitter(valid_pct=valid_pct, seed=seed, labels=labels))
     else:
         files = []
         for sub in (train, valid):
@@ -691,6 +692,7 @@ def from_folder(cls:LTDataLoaders,
                                         "(one sub-folder per class), or split them with `valid_pct=`")
             files += fs
         check_classes([parent_label(f) for f in files if f.parent.parent.name == train], str(path / train), what)
+        if splitter is not None: raise ValueError("give `train`/`valid` sub-folders or a `splitter`, not both")
         splitter = GrandparentSplitter(train_name=train, valid_name=valid)
     db_kw.update(cls._file_kwargs(files, db_kw, check_files))
     dblock = cls._datablock(get_y=parent_label, splitter=splitter, vocab=vocab, **db_kw)
@@ -713,6 +715,7 @@ def from_df(cls:LTDataLoaders,
             cat_names=(),         # categorical metadata columns (inputs of their own, `CatBlock`)
             cont_names=(),        # continuous metadata columns (`ContBlock`)
             check_files:bool=True,# check every file before anything is built (see the modality)
+            splitter=None,        # or any DataBlock splitter of the rows
             sampler=None,         # training sampling rule ('sqrt', 'class_uniform', ...); None: shuffle
             bs:int=64,            # batch size
             **kwargs              # the modality's own arguments, and fastai's loader arguments (val_bs, device...)
@@ -729,8 +732,10 @@ def from_df(cls:LTDataLoaders,
     if not multi:
         encode_labels(y, vocab=vocab)    # labels outside `vocab` fail here, with their rows
         check_classes(y.tolist(), f"label column {label_col!r}", cls._x_what)
-    if valid_col is not None: splitter = ColSplitter(df_column(df, valid_col, 'validation'))
-    else:
+    if valid_col is not None:
+        if splitter is not None: raise ValueError("give `valid_col` or a `splitter`, not both")
+        splitter = ColSplitter(df_column(df, valid_col, 'validation'))
+    elif splitter is None:
         check_split_args(valid_pct, seed)
         splitter = (MultilabelSplitter if multi else StratifiedSplitter)(valid_pct=valid_pct, seed=seed, labels=y)
     root = Path(path) if folder is None else Path(path) / folder

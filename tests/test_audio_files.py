@@ -91,9 +91,9 @@ def _loaders(fns, labels, meta=None, **kwargs):
 def test_metadata_columns_and_test_items(good):
     fns, labels = good
     meta = pd.DataFrame(dict(site=['x', 'y'] * 6, snr=np.arange(12.)))
-    with pytest.raises(KeyError, match=r"column\(s\) \['depth'\] not found"):
+    with pytest.raises(KeyError, match=r"metadata column\(s\) \['depth'\] are not in the DataFrame"):
         _loaders(fns, labels, meta, cont_names=['snr', 'depth'])
-    with pytest.raises(ValueError, match=r"missing \(None or NaN\) at position\(s\) \[3\]"):
+    with pytest.raises(ValueError, match=r"label column 'label' is empty in row 3"):
         _loaders(fns, labels[:3] + [None] + labels[4:], meta)
     dls = _loaders(fns, labels, meta, cat_names=['site'], cont_names=['snr'])
     with pytest.raises(ValueError, match="metadata has 11 rows for 12 items"): dls.test_dl(fns, metadata=meta.iloc[:-1])

@@ -94,7 +94,7 @@ def test_missing_files_in_dataframe_all_listed(folder):
         LTImageDataLoaders.from_df(df, folder)
 
 def test_missing_folder(tmp_path):
-    with pytest.raises(FileNotFoundError, match='image folder not found'): LTImageDataLoaders.from_folder(tmp_path / 'nope')
+    with pytest.raises(FileNotFoundError, match='folder of images not found'): LTImageDataLoaders.from_folder(tmp_path / 'nope')
 
 # --- sizes at full resolution
 

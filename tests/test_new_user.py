@@ -68,7 +68,7 @@ def test_4_one_class_folder(tmp_path):
     with pytest.raises(ValueError, match="found 1 class"): LTImageDataLoaders.from_folder(root, valid_pct=0.25)
     flat = tmp_path / 'flat'; flat.mkdir()
     for f in (root / 'c0').glob('*.png'): (flat / f.name).write_bytes(f.read_bytes())
-    with pytest.raises(ValueError, match="found 1 class"): LTImageDataLoaders.from_folder(flat, valid_pct=0.25)
+    with pytest.raises(ValueError, match="lie directly in the folder"): LTImageDataLoaders.from_folder(flat, valid_pct=0.25)
     x = np.zeros((8, 64), np.float32)
     one = LTDataLoaders.from_arrays(x, [0] * 8, x[:2], [0, 0], bs=4, device='cpu')
     with pytest.raises(ValueError, match="a classifier needs at least two"): lt_learner(one, nn.Linear(64, 1))
@@ -88,7 +88,7 @@ def test_8_class_balanced_gamma():
 
 def test_9_pretrained_offline_fails_at_once(tmp_path, monkeypatch):
     import huggingface_hub.constants as hc
-    from lt_fastai import models
+    from lt_fastai import backbones as models
     monkeypatch.setattr(hc, 'HF_HUB_CACHE', str(tmp_path))       # an empty cache
     monkeypatch.setattr(models, '_hub_reachable', lambda timeout=3.: False)
     with pytest.raises(models.PretrainedWeightsError, match="the hub cannot be reached"):
