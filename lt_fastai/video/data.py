@@ -6,7 +6,7 @@ Docs: https://lt-fastai.github.io/lt_fastai/video.data.html.md"""
 
 # %% ../../nbs/33_video.data.ipynb #542efb87
 from __future__ import annotations
-import functools
+import functools, inspect
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -615,64 +615,79 @@ class LTVideoDataLoaders(LTDataLoaders):
         dls.fps = fps
         return dls
 
-# %% ../../nbs/33_video.data.ipynb #c5a2dd05
-def _frame_level(cls, sources, labels, items, valid_pct, seed, sampler, bs, kwargs, get_x=None):
-    "Loaders of frame-level targets `labels` (a `FrameLabels`) of the clips `sources`"
-    check_split_args(valid_pct, seed)
-    db_kw, dl_kw = cls._split_kwargs(kwargs)
+# %% ../../nbs/33_video.data.ipynb #a973801e
+def _with_additions(f, shared):
+    "Give `f` the signature of the `shared` constructor, with the keyword arguments `f` adds to it"
+    sb = inspect.signature(shared)
+    extra = [p for p in inspect.signature(f).parameters.values() if p.kind == p.KEYWORD_ONLY]
+    ps = [p for p in sb.parameters.values() if p.kind != p.VAR_KEYWORD]
+    f.__signature__ = sb.replace(parameters=ps + extra + [p for p in sb.parameters.values() if p.kind == p.VAR_KEYWORD])
+    f.__doc__ = f.__doc__ or shared.__doc__
+    return f
+
+def _bound(shared, *args, **kwargs) -> dict:
+    "The arguments of a call of the `shared` constructor, defaults filled in, the builder's and the loaders' in `kwargs`"
+    b = inspect.signature(shared).bind(*args, **kwargs); b.apply_defaults()
+    a = dict(b.arguments); more = a.pop('kwargs', {})
+    own = {n for n, p in inspect.signature(shared).parameters.items() if p.kind == p.KEYWORD_ONLY}
+    a['kwargs'] = {**{k: a.pop(k) for k in list(a) if k in own}, **more}
+    return a
+
+def _frame_level(cls, sources, labels, items, a, get_x=None):
+    "Loaders of frame-level targets `labels` (a `FrameLabels`) of the clips `sources`, from the bound arguments `a`"
+    check_split_args(a['valid_pct'], a['seed'])
+    db_kw, dl_kw = cls._split_kwargs(dict(a['kwargs']))
     present = np.stack([labels.table[str(s)].max(0) for s in sources])
-    splitter = _IndexSplitter(multilabel_split(present, valid_pct=valid_pct, seed=seed))
+    splitter = _IndexSplitter(multilabel_split(present, valid_pct=a['valid_pct'], seed=a['seed']))
     dblock = lt_video_datablock(get_x=get_x, get_y=labels, splitter=splitter, **db_kw)
-    return cls.from_dblock(dblock, items, sampler=sampler, bs=bs, **dl_kw)
+    return cls.from_dblock(dblock, items, sampler=a['sampler'], bs=a['bs'], **dl_kw)
+
+_shared_from_folder = LTVideoDataLoaders.from_folder.__func__   # the constructor every modality has, with video's own arguments
 
 @patch(cls_method=True)
-@delegates(LTDataLoaders.from_folder.__func__, keep=True)
-@delegates(lt_video_datablock, keep=True, but=['get_items', 'get_x', 'get_y', 'splitter', 'multilabel', 'encoded', 'vocab', 'cat_names', 'cont_names'])
 def from_folder(cls:LTVideoDataLoaders,
                 path,                    # clip-level: one sub-folder per class; frame-level: clips with their annotation files
+                *args,                   # the other arguments of every modality's `from_folder` (split, vocab, sampler, bs...)
                 frame_level:bool=False,  # the labels are events in an annotation file beside each clip (`SidecarEvents`)
                 events_suffix:str='.txt',# suffix of those annotation files
                 time_offset:float=0.,    # seconds added to every annotation time
-                **kwargs                 # the arguments of every modality's `from_folder` (split, vocab, sampler, bs...)
-               ) -> LTVideoDataLoaders:
+                **kwargs):
     "Clips under `path`: labelled by their folder, or frame by frame by the events beside them"
-    if not frame_level: return LTDataLoaders.from_folder.__func__(cls, path, **kwargs)
-    for k in ('train', 'valid'):
-        if kwargs.get(k) is not None: raise ValueError(f"frame-level clips are split by `valid_pct`, not by sub-folders: drop {k}=")
+    if not frame_level: return _shared_from_folder(cls, path, *args, **kwargs)
+    a = _bound(_shared_from_folder, cls, path, *args, **kwargs)
+    if a['train'] is not None or a['valid'] is not None or a['splitter'] is not None:
+        raise ValueError("frame-level clips are split by `valid_pct` (iterative stratification on the classes they contain): drop train=/valid=/splitter=")
     clips = get_clips(path)
     if not clips: raise ValueError(f"no clips under {path} (video files {', '.join(VIDEO_EXTS)}, .npy frame arrays or frame folders)")
-    kwargs.pop('check_files', None); kwargs.pop('train', None); kwargs.pop('valid', None)
-    valid_pct, seed, vocab = kwargs.pop('valid_pct', 0.2), kwargs.pop('seed', None), kwargs.pop('vocab', None)
-    labels = frame_labels(clips, SidecarEvents(events_suffix), vocab=vocab, fps=kwargs.get('fps'), time_offset=time_offset)
-    return _frame_level(cls, clips, labels, clips, valid_pct, seed, kwargs.pop('sampler', None), kwargs.pop('bs', 64), kwargs)
+    labels = frame_labels(clips, SidecarEvents(events_suffix), vocab=a['vocab'], fps=a['kwargs'].get('fps'), time_offset=time_offset)
+    return _frame_level(cls, clips, labels, clips, a)
+_with_additions(LTVideoDataLoaders.from_folder.__func__, _shared_from_folder)
 
-# %% ../../nbs/33_video.data.ipynb #a501da55
+# %% ../../nbs/33_video.data.ipynb #e0af4ba4
+_shared_from_df = LTVideoDataLoaders.from_df.__func__
+
 @patch(cls_method=True)
-@delegates(LTDataLoaders.from_df.__func__, keep=True)
-@delegates(lt_video_datablock, keep=True, but=['get_items', 'get_x', 'get_y', 'splitter', 'multilabel', 'encoded', 'vocab', 'cat_names', 'cont_names'])
 def from_df(cls:LTVideoDataLoaders,
             df:pd.DataFrame,         # one row per clip: its file (or frame folder), its label(s), metadata columns
+            *args,                   # the other arguments of every modality's `from_df` (path, fn_col, label_col, split, bs...)
             events=None,             # frame-level: a DataFrame of events (the file name column, onset, offset, label), or 'sidecar'
             events_suffix:str='.txt',# suffix of sidecar annotation files
             time_offset:float=0.,    # seconds added to every annotation time
-            **kwargs                 # the arguments of every modality's `from_df` (path, fn_col, label_col, split, sampler, bs...)
-           ) -> LTVideoDataLoaders:
+            **kwargs):
     "Clip loaders from a DataFrame: clip labels in `label_col`, or frame-level labels from events"
-    if events is None: return LTDataLoaders.from_df.__func__(cls, df, **kwargs)
+    if events is None: return _shared_from_df(cls, df, *args, **kwargs)
     if not isinstance(df, pd.DataFrame): raise TypeError(f"df must be a pandas DataFrame, got {type(df).__name__}")
     if len(df) == 0: raise ValueError("the DataFrame is empty")
+    a = _bound(_shared_from_df, cls, df, *args, **kwargs)
     df = df.reset_index(drop=True)
-    path, folder, suffix = kwargs.pop('path', '.'), kwargs.pop('folder', None), kwargs.pop('suffix', '')
-    fcol = df_column(df, kwargs.pop('fn_col', 0), 'file name')
-    for k in ('label_col', 'label_delim', 'valid_col', 'check_files'): kwargs.pop(k, None)
-    root = Path(path) if folder is None else Path(path) / folder
-    get_x = cls._x_getter(fcol, root, suffix, {})
+    fcol = df_column(df, a['fn_col'], 'file name')
+    root = Path(a['path']) if a['folder'] is None else Path(a['path']) / a['folder']
+    get_x = cls._x_getter(fcol, root, a['suffix'], {})
     sources = [get_x(r) for _, r in df.iterrows()]
     ev = SidecarEvents(events_suffix) if isinstance(events, str) and events == 'sidecar' else events
     if isinstance(ev, pd.DataFrame):
         if fcol not in ev.columns: raise KeyError(f"the events have no {fcol!r} column naming their clip (columns: {list(ev.columns)})")
         ev = ev.copy(); ev[fcol] = [get_x(pd.Series({fcol: f})) for f in ev[fcol]]
-    labels = frame_labels(sources, ev, vocab=kwargs.pop('vocab', None), fps=kwargs.get('fps'), time_offset=time_offset,
-                          fn_col=fcol, key=get_x)
-    return _frame_level(cls, sources, labels, df, kwargs.pop('valid_pct', 0.2), kwargs.pop('seed', None),
-                        kwargs.pop('sampler', None), kwargs.pop('bs', 64), kwargs, get_x=get_x)
+    labels = frame_labels(sources, ev, vocab=a['vocab'], fps=a['kwargs'].get('fps'), time_offset=time_offset, fn_col=fcol, key=get_x)
+    return _frame_level(cls, sources, labels, df, a, get_x=get_x)
+_with_additions(LTVideoDataLoaders.from_df.__func__, _shared_from_df)

@@ -11,7 +11,7 @@ from torch import nn
 from fastcore.basics import ifnone
 from fastcore.meta import delegates
 from fastai.data.core import DataLoaders
-from ..backbones import load_pretrained, needs_img_size
+from ..backbones import load_pretrained, needs_img_size, IMAGE_ARCHS
 from ..metrics import frame_metric_list
 from ..learner import LTLearner, backbone_learner, input_batch
 from .models import video_backbone, video_splitter, VIDEO_ARCHS
@@ -20,7 +20,7 @@ from .models import video_backbone, video_splitter, VIDEO_ARCHS
 __all__ = ['video_build', 'lt_video_learner']
 
 # %% ../../nbs/35_video.learner.ipynb #2a1403b6
-def video_build(arch,                   # a timm architecture (one encoder per frame), a name of `VIDEO_ARCHS`, or a frame backbone module
+def video_build(arch,                   # a timm architecture or a name of `IMAGE_ARCHS` (one encoder per frame), a name of `VIDEO_ARCHS`, or a frame backbone module
                 n_in:int,               # channels of the frames
                 pretrained=False,       # False; True (the frame encoder's timm weights); or a weights file / state dict
                 match:str='name',       # match a weights file by 'name' or by 'order'
@@ -31,6 +31,9 @@ def video_build(arch,                   # a timm architecture (one encoder per f
                ) -> nn.Module:
     "The backbone `lt_video_learner` builds: `video_backbone` sized for the clips, with pretrained weights by the common rules"
     T, C, H, W = x.shape[1:]
+    if isinstance(arch, str) and arch in IMAGE_ARCHS:       # lt_fastai's own 2-D architectures encode each frame
+        frame_kw = {k: kwargs.pop(k) for k in list(kwargs) if k != 'temporal_kwargs'}
+        arch, pretrained = load_pretrained(IMAGE_ARCHS[arch](n_in, **frame_kw), pretrained, match), False
     own = isinstance(arch, str) and arch in VIDEO_ARCHS
     sized = own or (isinstance(arch, str) and timm.is_model(arch) and needs_img_size(arch))
     if isinstance(arch, str) and not own: kwargs['match'] = match
