@@ -61,6 +61,7 @@ def timm_group_names(model:nn.Module,  # a timm model, or a model that contains 
     last = [prefix + n for n in names if n in head] + [n for n, p in model.named_parameters() if id(p) not in inside]
     return groups + [last] if last else groups
 
+# %% ../nbs/04_backbones.ipynb #a93a2000
 def timm_splitter(model:nn.Module,  # a timm model, or a model that contains one
                   coarse:bool=True  # timm's coarse groups (stem, stages); False: finer groups
                  ) -> list[list[nn.Parameter]]:
@@ -83,6 +84,7 @@ class ChannelAttention(nn.Module):
     def forward(self, x):
         return x * torch.sigmoid(self.mlp(x.mean((2, 3), keepdim=True)) + self.mlp(x.amax((2, 3), keepdim=True)))
 
+# %% ../nbs/04_backbones.ipynb #1f1d8383
 class SpatialAttention(nn.Module):
     "CBAM spatial attention: a k × k convolution over the channel-wise average and max maps, then a sigmoid gate"
     def __init__(self, kernel_size:int=7):   # odd kernel size (7 in the paper)
@@ -93,6 +95,7 @@ class SpatialAttention(nn.Module):
     def forward(self, x):
         return x * torch.sigmoid(self.conv(torch.cat([x.mean(1, keepdim=True), x.amax(1, keepdim=True)], 1)))
 
+# %% ../nbs/04_backbones.ipynb #f6fa6534
 class CBAM(nn.Module):
     "Convolutional Block Attention Module (Woo et al. 2018): channel attention, then spatial attention"
     def __init__(self,
@@ -129,6 +132,7 @@ def timm_stages(model:nn.Module) -> pd.DataFrame:
     return pd.DataFrame([dict(module=f['module'], channels=f['num_chs'], reduction=f['reduction'])
                          for f in _feature_info(model)]).rename_axis('stage')
 
+# %% ../nbs/04_backbones.ipynb #f06b4a62
 def add_cbam(model:nn.Module,       # a timm model (changed in place)
              stages=(-2, -1),       # positions in `timm_stages(model)` (negative: from the end) or module names
              reduction:int=16,      # channel-MLP reduction ratio
@@ -163,6 +167,7 @@ def add_cbam(model:nn.Module,       # a timm model (changed in place)
 class PretrainedWeightsError(RuntimeError):
     "Pretrained weights could not be found or do not fit the model"
 
+# %% ../nbs/04_backbones.ipynb #34186f45
 _PROVIDE = ("Provide them: pass `pretrained='path/to/weights'` (a state dict or checkpoint file; add `match='order'` for "
             "a port whose parameter names differ, such as the efficientnet-lite0 package), or fetch them once on a "
             "machine with network access so they are in the Hugging Face cache (HF_HOME), or use `pretrained=False` "
@@ -217,6 +222,7 @@ def _read_state_dict(path):
         raise PretrainedWeightsError(f"{path} holds no state dict (a mapping from parameter names to tensors)")
     return dict(sd)
 
+# %% ../nbs/04_backbones.ipynb #fa569af2
 def _by_order(sd, tsd, loose, where):
     "Rename the tensors of `sd` to the names of the template `tsd`, position by position, checking shapes"
     if len(sd) != len(tsd):
@@ -272,6 +278,7 @@ def needs_img_size(arch:str) -> bool:
     if not timm.is_model(arch): return False
     return model_entrypoint(arch.split('.')[0]).__module__.rsplit('.', 1)[-1] in _IMG_SIZE_MODULES
 
+# %% ../nbs/04_backbones.ipynb #557c2122
 def lt_timm_model(arch:str,            # a timm architecture name (with an optional pretrained tag, e.g. 'resnet18.a1_in1k')
                   n_out:int=0,         # number of classes; 0: no classifier, the pooled features (a backbone for `lt_model`)
                   n_in:int=3,          # number of input channels (images 3 or 1, spectrograms 1)
@@ -379,6 +386,7 @@ def make_backbone(arch,                # an nn.Module, a name of `archs`, or (wi
                          + " or an nn.Module returning pooled features")
     return load_pretrained(model, pretrained, match)
 
+# %% ../nbs/04_backbones.ipynb #776ef90e
 def load_pretrained(model:nn.Module,  # a backbone of lt_fastai's own or the user's (not a timm model: see `lt_timm_model`)
                     pretrained=False, # False: as it is; a weights file or a state dict; True is an error (no published weights)
                     match:str='name'  # match a weights file by 'name' or by 'order'

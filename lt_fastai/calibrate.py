@@ -119,6 +119,7 @@ def reliability_bins(probs,        # (N, C) probabilities
     e = np.linspace(0, 1, n_bins + 1)
     return pd.DataFrame(dict(lo=e[:-1], hi=e[1:], count=n.astype(np.int64), confidence=c, accuracy=a))
 
+# %% ../nbs/43_calibrate.ipynb #1c6c8f1a
 def plot_reliability(bins:pd.DataFrame, # from `reliability_bins`
                      ax=None,           # matplotlib axes (default: a new figure)
                      title:str=None     # title (default: the ECE)
@@ -138,6 +139,7 @@ def plot_reliability(bins:pd.DataFrame, # from `reliability_bins`
     ax.legend(fontsize=8, loc='upper left')
     return ax
 
+# %% ../nbs/43_calibrate.ipynb #cb7c468f
 def reliability_diagram(probs,        # (N, C) probabilities
                         targets,      # (N,) class indices, or (N, C) multi-hot targets
                         n_bins:int=15,# equal-width bins

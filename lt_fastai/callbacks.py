@@ -6,6 +6,7 @@ Docs: https://lt-fastai.github.io/lt_fastai/callbacks.html.md"""
 
 # %% ../nbs/06_callbacks.ipynb #45577701
 from __future__ import annotations
+from fastcore.basics import patch
 import contextlib
 import warnings
 import math
@@ -145,6 +146,7 @@ def remix_lambda(lam,                 # (N,) mixing weight of each item i (its p
     out = torch.where((r >= kappa) & (lam < tau), 0., lam)
     return torch.where((r <= 1 / kappa) & ((1 - lam) < tau), 1., out)
 
+# %% ../nbs/06_callbacks.ipynb #a9b118eb
 def _bcast(lam, x): return lam.to(x.dtype).view(-1, *[1] * (x.ndim - 1))
 
 def rand_box(shape,                   # shape of the input (N, C, *axes)
@@ -160,6 +162,7 @@ def rand_box(shape,                   # shape of the input (N, C, *axes)
         sl.append(slice(lo, hi)); cut *= (hi - lo) / size
     return (slice(None), slice(None), *sl), 1 - cut
 
+# %% ../nbs/06_callbacks.ipynb #9e613979
 def cutmix(x, x1, lam:float):
     "Paste a random box of `x1` into (a copy of) `x`; returns the mixed input and λ, the share of `x` kept"
     box, lam = rand_box(x.shape, lam)
@@ -189,6 +192,7 @@ class _TrainLoss(Callback):
     def after_cancel_train(self): self._restore()
     def after_cancel_fit(self): self._restore()
 
+# %% ../nbs/06_callbacks.ipynb #33e4f7ee
 class _LTMixHandler(_TrainLoss):
     "Shared logic of `LTMixUp` and `LTCutMix`: which inputs to mix, how to mix the labels, Remix"
     run_valid = False
@@ -234,27 +238,29 @@ class _LTMixHandler(_TrainLoss):
 
     def _mix(self, xs, idx, shuffle, bs): raise NotImplementedError
 
-    def before_batch(self):
-        bs = find_bs(self.yb)
-        self.shuffle = torch.randperm(bs, device=self.yb[0].device)
-        xs = list(self.xb)
-        lam = self._mix(xs, self._idx(), self.shuffle, bs)
-        self.learn.xb = tuple(xs)
-        self.lam = lam
-        y, y1 = self.yb[0], self.yb[0][self.shuffle]
-        if self.remix:
-            if y.ndim != 1 or y.is_floating_point():
-                raise ValueError("Remix is defined for single-label class-index targets, not multi-label ones")
-            self.lam_y = remix_lambda(lam, y, y1, self._counts, self.kappa, self.tau)
-        else: self.lam_y = lam
-        self.yb1 = tuple(o[self.shuffle] for o in self.yb)
-        if not self.stack_y:   # gap: fastai lerps the raw targets; integer class indices must become one-hot first
-            def soft(o):
-                if o.is_floating_point(): return o
-                if o.ndim != 1: raise ValueError(f"cannot mix integer targets of shape {tuple(o.shape)}")
-                return F.one_hot(o, int(self.dls.c)).float()
-            self.learn.yb = tuple(torch.lerp(soft(o1), soft(o), _bcast(self.lam_y, soft(o)))
-                                  for o, o1 in zip(self.yb, self.yb1))
+# %% ../nbs/06_callbacks.ipynb #5e87a757
+@patch
+def before_batch(self:_LTMixHandler):
+    bs = find_bs(self.yb)
+    self.shuffle = torch.randperm(bs, device=self.yb[0].device)
+    xs = list(self.xb)
+    lam = self._mix(xs, self._idx(), self.shuffle, bs)
+    self.learn.xb = tuple(xs)
+    self.lam = lam
+    y, y1 = self.yb[0], self.yb[0][self.shuffle]
+    if self.remix:
+        if y.ndim != 1 or y.is_floating_point():
+            raise ValueError("Remix is defined for single-label class-index targets, not multi-label ones")
+        self.lam_y = remix_lambda(lam, y, y1, self._counts, self.kappa, self.tau)
+    else: self.lam_y = lam
+    self.yb1 = tuple(o[self.shuffle] for o in self.yb)
+    if not self.stack_y:   # gap: fastai lerps the raw targets; integer class indices must become one-hot first
+        def soft(o):
+            if o.is_floating_point(): return o
+            if o.ndim != 1: raise ValueError(f"cannot mix integer targets of shape {tuple(o.shape)}")
+            return F.one_hot(o, int(self.dls.c)).float()
+        self.learn.yb = tuple(torch.lerp(soft(o1), soft(o), _bcast(self.lam_y, soft(o)))
+                              for o, o1 in zip(self.yb, self.yb1))
 
 # %% ../nbs/06_callbacks.ipynb #d1d7a2ec
 class LTMixUp(_LTMixHandler):
@@ -273,6 +279,7 @@ class LTMixUp(_LTMixHandler):
         for i in idx: xs[i] = torch.lerp(xs[i][shuffle], xs[i], _bcast(lam, xs[i]))
         return lam
 
+# %% ../nbs/06_callbacks.ipynb #4cf03d2d
 class LTCutMix(_LTMixHandler):
     "CutMix for signals (N, C, T), images (N, C, H, W) and video (N, C, T, H, W), any loss, optionally with Remix labels"
     def __init__(self,
@@ -330,6 +337,7 @@ class _Splat(nn.Module):
     def __init__(self, model): super().__init__(); self.model = model
     def forward(self, xb): return self.model(*xb)
 
+# %% ../nbs/06_callbacks.ipynb #6a2596fb
 class WeightAveraging(Callback):
     "Average the model's weights during the fit (EMA after every step, or SWA per epoch) and keep the average after it"
     order = MaxNorm.order + 1   # after MaxNorm: the average is taken of the projected weights
@@ -403,6 +411,7 @@ def _check_rho(rho):
     if isinstance(rho, bool) or not isinstance(rho, (int, float, np.integer, np.floating)) or not math.isfinite(rho) or rho <= 0:
         raise ValueError(f"rho must be a positive finite number, got {rho!r}")
 
+# %% ../nbs/06_callbacks.ipynb #01481edd
 class SAM(Callback):
     "Sharpness-aware minimisation: each step applies the gradient taken at w + ρ·g/‖g‖ (a second pass on the batch)"
     order = 11   # after fastai's `MixedPrecision` (order 10) has unscaled the gradients
@@ -460,16 +469,19 @@ class SAM(Callback):
                 ok = ok and bool(torch.isfinite(p.grad).all())
         return ok
 
-    def _skip(self):
-        for p in self._params(): p.grad = None
-        self.n_skipped += 1
-        raise CancelStepException()
+# %% ../nbs/06_callbacks.ipynb #190cb7af
+@patch
+def _skip(self:SAM):
+    for p in self._params(): p.grad = None
+    self.n_skipped += 1
+    raise CancelStepException()
 
-    def before_step(self):
-        ps = [p for p in self._params() if p.grad is not None]
-        g = [p.grad.detach().clone() for p in ps]
-        lf = self.learn.loss_func
-        if not self._second_pass(ps, g, lambda pred: lf(pred, *self.learn.yb)): self._skip()
+@patch
+def before_step(self:SAM):
+    ps = [p for p in self._params() if p.grad is not None]
+    g = [p.grad.detach().clone() for p in ps]
+    lf = self.learn.loss_func
+    if not self._second_pass(ps, g, lambda pred: lf(pred, *self.learn.yb)): self._skip()
 
 # %% ../nbs/06_callbacks.ipynb #57659975
 def tail_classes(counts,          # training examples per class
@@ -485,6 +497,7 @@ def tail_classes(counts,          # training examples per class
     else: raise ValueError(f"tail must be None, a count > 0 or a share in (0, 1), got {tail!r}")
     return torch.as_tensor(m)
 
+# %% ../nbs/06_callbacks.ipynb #eabb48b5
 class ImbSAM(SAM):
     "Class-aware SAM: the sharpness term for the tail classes only, ∇L_H(w) + ∇L_T(w + ρ·∇L_T/‖∇L_T‖) (Zhou et al. 2023)"
     def __init__(self,
@@ -543,12 +556,15 @@ def glmc_label_weights(counts, power:float=1.2) -> torch.Tensor:
     w = c.astype(np.float64) ** -float(power)
     return torch.as_tensor(w / w.mean(), dtype=torch.float32)
 
+# %% ../nbs/06_callbacks.ipynb #6abe1112
 def glmc_alpha(epoch:int, n_epoch:int) -> float:
     "Weight of the plain soft-label loss at `epoch`: $1 - (t/T)^2$ (the re-weighted loss gets the rest)"
     return 1. - (epoch / n_epoch) ** 2
 
+# %% ../nbs/06_callbacks.ipynb #f9173c67
 def _soft_ce(logits, target): return -(F.log_softmax(logits.float(), -1) * target).sum(-1).mean()
 
+# %% ../nbs/06_callbacks.ipynb #a79199cc
 class GLMCMix(_TrainLoss):
     "GLMC: a MixUp and a CutMix view of the same pairs, cumulative head-tail soft-label re-weighting and feature consistency"
     run_valid = False
@@ -590,43 +606,47 @@ class GLMCMix(_TrainLoss):
     def before_train(self): self._swap_in()
     def after_cancel_fit(self): super().after_cancel_fit(); self.after_fit()
 
-    def before_batch(self):
-        y = self.yb[0] if len(self.yb) == 1 else None
-        if y is None or y.ndim != 1 or y.is_floating_point():
-            raise ValueError("GLMC mixes class-index labels: it needs one single-label target per item")
-        ix = [i for i, x in enumerate(self.xb) if x.is_floating_point() and x.ndim >= 2]
-        if not ix: raise ValueError("GLMC mixes floating-point inputs of shape (N, ...): the batch has none")
-        # the CutMix box is cut in the first input with axes after (N, C), else along the features of a (N, F) input
-        ref = self.xb[next((i for i in ix if self.xb[i].ndim >= 3), ix[0])]
-        as3 = lambda x: x if x.ndim >= 3 else x[:, None]
-        n = len(y)
-        j = torch.randperm(n, device=y.device)
-        lam = float(self.distrib.sample())
-        box, lam_c = rand_box(as3(ref).shape, lam)
-        xs = list(self.xb)
-        for i, x in enumerate(self.xb):
-            if i not in ix: xs[i] = torch.cat([x, x]); continue
-            g = torch.lerp(x[j], x, lam)
-            if x.shape == ref.shape: l = x.clone(); as3(l)[box] = as3(x[j])[box]
-            else: l = g   # another input of a different shape (e.g. metadata beside a spectrogram) is mixed globally in both views
-            xs[i] = torch.cat([g, l])
-        self.learn.xb = tuple(xs)
-        self.partner, self.lam, self.lam_c = j, lam, lam_c   # kept for inspection
-        e, ej = F.one_hot(y, int(self.dls.c)).float(), F.one_hot(y[j], int(self.dls.c)).float()
-        self._soft = torch.cat([lam * e + (1 - lam) * ej, lam_c * e + (1 - lam_c) * ej])
-        self._soft_w = self._soft * self._w   # λ·w_yi·e_yi + (1-λ)·w_yj·e_yj
-        self.alpha_t = glmc_alpha(self.epoch, self.n_epoch)
+# %% ../nbs/06_callbacks.ipynb #e66864e0
+@patch
+def before_batch(self:GLMCMix):
+    y = self.yb[0] if len(self.yb) == 1 else None
+    if y is None or y.ndim != 1 or y.is_floating_point():
+        raise ValueError("GLMC mixes class-index labels: it needs one single-label target per item")
+    ix = [i for i, x in enumerate(self.xb) if x.is_floating_point() and x.ndim >= 2]
+    if not ix: raise ValueError("GLMC mixes floating-point inputs of shape (N, ...): the batch has none")
+    # the CutMix box is cut in the first input with axes after (N, C), else along the features of a (N, F) input
+    ref = self.xb[next((i for i in ix if self.xb[i].ndim >= 3), ix[0])]
+    as3 = lambda x: x if x.ndim >= 3 else x[:, None]
+    n = len(y)
+    j = torch.randperm(n, device=y.device)
+    lam = float(self.distrib.sample())
+    box, lam_c = rand_box(as3(ref).shape, lam)
+    xs = list(self.xb)
+    for i, x in enumerate(self.xb):
+        if i not in ix: xs[i] = torch.cat([x, x]); continue
+        g = torch.lerp(x[j], x, lam)
+        if x.shape == ref.shape: l = x.clone(); as3(l)[box] = as3(x[j])[box]
+        else: l = g   # another input of a different shape (e.g. metadata beside a spectrogram) is mixed globally in both views
+        xs[i] = torch.cat([g, l])
+    self.learn.xb = tuple(xs)
+    self.partner, self.lam, self.lam_c = j, lam, lam_c   # kept for inspection
+    e, ej = F.one_hot(y, int(self.dls.c)).float(), F.one_hot(y[j], int(self.dls.c)).float()
+    self._soft = torch.cat([lam * e + (1 - lam) * ej, lam_c * e + (1 - lam_c) * ej])
+    self._soft_w = self._soft * self._w   # λ·w_yi·e_yi + (1-λ)·w_yj·e_yj
+    self.alpha_t = glmc_alpha(self.epoch, self.n_epoch)
 
-    def lf(self, pred, *yb):
-        "GLMC's loss of the 2N predictions of a training batch (the targets come from `before_batch`)"
-        a, z = self.alpha_t, pred.float() + self._adj
-        loss = 2 * (a * _soft_ce(z, self._soft) + (1 - a) * _soft_ce(z, self._soft_w))   # the sum over the two views
-        if self.consistency and self._feats is not None:
-            h = self._feats.flatten(1).float()
-            hg, hl = h.chunk(2)
-            con = -(F.cosine_similarity(hg, hl.detach(), dim=-1).mean() + F.cosine_similarity(hl, hg.detach(), dim=-1).mean())
-            loss = loss + self.consistency * con
-        return loss
+# %% ../nbs/06_callbacks.ipynb #515a4d5a
+@patch
+def lf(self:GLMCMix, pred, *yb):
+    "GLMC's loss of the 2N predictions of a training batch (the targets come from `before_batch`)"
+    a, z = self.alpha_t, pred.float() + self._adj
+    loss = 2 * (a * _soft_ce(z, self._soft) + (1 - a) * _soft_ce(z, self._soft_w))   # the sum over the two views
+    if self.consistency and self._feats is not None:
+        h = self._feats.flatten(1).float()
+        hg, hl = h.chunk(2)
+        con = -(F.cosine_similarity(hg, hl.detach(), dim=-1).mean() + F.cosine_similarity(hl, hg.detach(), dim=-1).mean())
+        loss = loss + self.consistency * con
+    return loss
 
 # %% ../nbs/06_callbacks.ipynb #b53c6410
 class RecipeWeightDecay(Callback):

@@ -71,6 +71,7 @@ class ModelConfig(_Section):
     p: float = Field(0.2, ge=0, lt=1) # dropout before the classifier
     kwargs: Dict[str, Any] = {}       # more arguments of the learner (arch_kwargs, metadata, temporal, normalize...)
 
+# %% ../nbs/40_config.ipynb #79aed31e
 class RecipeConfig(_Section):
     "The long-tail method"
     name: str = 'ce'
@@ -85,6 +86,7 @@ class RecipeConfig(_Section):
                              + "; see `lt-fastai list`")
         return v
 
+# %% ../nbs/40_config.ipynb #abe7460b
 class ScheduleConfig(_Section):
     "How long and how fast"
     epochs: int = Field(10, ge=1)
@@ -95,6 +97,7 @@ class ScheduleConfig(_Section):
     backbone_lr_mult: float = Field(1.0, gt=0, le=1)   # the backbone's learning rate relative to the head's (discriminative rates)
     unfreeze_epoch: Optional[int] = Field(None, ge=0)  # train only the head for this many epochs, then the backbone too (`GradualUnfreeze`)
 
+# %% ../nbs/40_config.ipynb #1d363e35
 class RunConfig(_Section):
     "A whole run: data, model, recipe, schedule and seed (a YAML file or a dict, validated)"
     data: DataConfig = DataConfig()
@@ -110,6 +113,7 @@ class RunConfig(_Section):
 class ConfigError(ValueError):
     "A config that cannot describe a run: one line saying which key and why"
 
+# %% ../nbs/40_config.ipynb #9ae5985c
 def _set_dotted(d:dict, key:str, value):
     "Set `a.b.c` in nested dicts, creating sections as needed"
     parts = key.split('.')
@@ -132,6 +136,7 @@ def parse_overrides(overrides) -> dict:
         except yaml.YAMLError: out[k.strip()] = v
     return out
 
+# %% ../nbs/40_config.ipynb #345dc954
 def _nearest_key(loc) -> str:
     "A did-you-mean for an unknown key, from the fields of its section"
     section, node = RunConfig, None
@@ -174,6 +179,7 @@ def load_config(config=None,       # a YAML file, a dict, a `RunConfig`, or None
     try: return RunConfig.model_validate(d)
     except ValidationError as e: raise ConfigError(_one_line(e, where)) from None
 
+# %% ../nbs/40_config.ipynb #057f2044
 def save_config(cfg:RunConfig, path) -> Path:
     "Write the resolved config as YAML (atomically)"
     return write_atomic(Path(path), yaml.safe_dump(cfg.model_dump(), sort_keys=False).encode())

@@ -61,6 +61,18 @@ def _encode_with_vocab(a, vocab):
     return np.array([o2i[v] for v in a], dtype=np.int64)
 
 # %% ../nbs/00_core.ipynb #32dbe802
+def _check_hot(a, n_classes):
+    "Multi-hot (N, C) or frame-level (N, T, C) labels as int64, checked to hold only 0 and 1 and `n_classes` columns"
+    frames = a.ndim == 3
+    if not np.isin(a, (0, 1)).all():
+        bad = np.argwhere(~np.isin(a, (0, 1)))[0]
+        where = f"item {bad[0]}, frame {bad[1]}, class {bad[2]}" if frames else f"row {bad[0]}, column {bad[1]}"
+        raise ValueError(f"{'frame-level labels' if frames else 'a multi-hot label matrix'} must hold only 0 and 1; found "
+                         f"{a[tuple(bad)].item()!r} at {where}")
+    if n_classes is not None and a.shape[-1] != n_classes:
+        raise ValueError(f"{'frame-level' if frames else 'multi-hot'} labels have {a.shape[-1]} {'classes' if frames else 'columns'} but n_classes={n_classes}")
+    return a.astype(np.int64)
+
 def encode_labels(labels,            # ints, strings, a multi-hot matrix, or a sequence of label lists
                   vocab=None,        # class names, in index order; inferred (sorted) from string labels if not given
                   n_classes:int=None # number of classes for integer labels; checked if given
@@ -84,21 +96,7 @@ def encode_labels(labels,            # ints, strings, a multi-hot matrix, or a s
             raise ValueError(f"{len(miss)} label(s) are missing (None or NaN) at position(s) {miss[:10]}"
                              f"{' ...' if len(miss) > 10 else ''}: give every item a label, or drop the unlabelled items")
     _check_no_nan(a)
-    if a.ndim == 3:  # frame-level multi-hot: (items, frames, classes)
-        if not np.isin(a, (0, 1)).all():
-            bad = np.argwhere(~np.isin(a, (0, 1)))[0]
-            raise ValueError(f"frame-level labels must hold only 0 and 1; found {a[tuple(bad)].item()!r} at item {bad[0]}, "
-                             f"frame {bad[1]}, class {bad[2]}")
-        if n_classes is not None and a.shape[2] != n_classes:
-            raise ValueError(f"frame-level labels have {a.shape[2]} classes but n_classes={n_classes}")
-        return a.astype(np.int64)
-    if a.ndim == 2:  # multi-hot
-        if not np.isin(a, (0, 1)).all():
-            bad = np.argwhere(~np.isin(a, (0, 1)))[0]
-            raise ValueError(f"a multi-hot label matrix must hold only 0 and 1; found {a[tuple(bad)]!r} at row {bad[0]}, column {bad[1]}")
-        if n_classes is not None and a.shape[1] != n_classes:
-            raise ValueError(f"multi-hot labels have {a.shape[1]} columns but n_classes={n_classes}")
-        return a.astype(np.int64)
+    if a.ndim in (2, 3): return _check_hot(a, n_classes)   # multi-hot (N, C), or frame-level (items, frames, classes)
     if a.ndim != 1: raise ValueError(f"labels must be 1-D (single-label), 2-D multi-hot or 3-D frame-level multi-hot, got shape {a.shape}")
     if a.dtype.kind in 'USO':
         if vocab is None:
@@ -152,6 +150,7 @@ def class_priors(counts) -> np.ndarray:
     if c.sum() == 0: raise ValueError("counts are all zero: the priors are undefined")
     return c / c.sum()
 
+# %% ../nbs/00_core.ipynb #ac1478f6
 def imbalance_ratio(counts) -> float:
     "Ratio of the largest class count to the smallest, max(n) / min(n)"
     c = check_counts(counts, allow_zero=False)
@@ -177,6 +176,7 @@ def dataset_labels(ds) -> np.ndarray:
                         "or use a fastai Datasets, a TensorDataset or a list of (x, y) pairs")
     return encode_labels(labels)
 
+# %% ../nbs/00_core.ipynb #2ae6a4ac
 def dls_class_counts(dls, n_classes:int=None) -> np.ndarray:
     "Class counts of the training set of `dls` (`n_classes` defaults to `dls.c`)"
     y = dataset_labels(dls.train_ds)
@@ -236,6 +236,7 @@ def long_tail_subset(labels,               # single-label class labels of the (u
 # %% ../nbs/00_core.ipynb #effb60a0
 SHOT_GROUPS = ('many', 'medium', 'few')
 
+# %% ../nbs/00_core.ipynb #61d7f08c
 def shot_groups(counts,       # training examples per class
                 many:int=100, # classes with more than `many` examples are many-shot
                 few:int=20    # classes with fewer than `few` examples are few-shot
@@ -245,6 +246,7 @@ def shot_groups(counts,       # training examples per class
     if few > many: raise ValueError(f"`few` ({few}) must not exceed `many` ({many})")
     return np.where(c > many, 'many', np.where(c < few, 'few', 'medium'))
 
+# %% ../nbs/00_core.ipynb #456233b2
 def quantile_shot_groups(counts,              # training examples per class
                          q=(1/3, 2/3)         # class-rank quantiles separating few | medium | many
                         ) -> np.ndarray:

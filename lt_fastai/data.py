@@ -106,6 +106,7 @@ def multilabel_split(labels,              # multi-hot matrix (N, C) or a sequenc
     val_pos, tst_pos = _cut(np.arange(len(held)), test_pct / (valid_pct + test_pct), rs)
     return np.sort(rest), np.sort(held[val_pos]), np.sort(held[tst_pos])
 
+# %% ../nbs/01_data.ipynb #1cbd5d76
 class MultilabelSplitter(StratifiedSplitter):
     "A `DataBlock` splitter doing `multilabel_split` on labels given as an array, a function of an item, or a column"
     def __call__(self, items):
@@ -132,6 +133,7 @@ def stratified_kfold(labels,          # class labels or a multi-hot matrix, alig
 # %% ../nbs/01_data.ipynb #69ef6353
 SAMPLING_ALPHAS = {'natural': 1.0, 'sqrt': 0.5, 'class_uniform': 0.0, 'balanced': 0.0, 'inverse': -1.0}
 
+# %% ../nbs/01_data.ipynb #86000675
 def _alpha_of(rule):
     if isinstance(rule, str):
         if rule not in SAMPLING_ALPHAS:
@@ -148,12 +150,14 @@ def class_sampling_probs(counts, rule='sqrt') -> np.ndarray:
     p = np.where(c > 0, c, 1.0) ** a * (c > 0)
     return p / p.sum()
 
+# %% ../nbs/01_data.ipynb #9721b3ca
 def oversampling_factors(counts, cap:float=50) -> np.ndarray:
     "How many times to repeat each class's items: min(cap, round(n_max / n_c)), at least 1"
     c = check_counts(counts, allow_zero=False).astype(np.float64)
     if cap < 1: raise ValueError(f"cap must be at least 1, got {cap}")
     return np.clip(np.round(c.max() / c), 1, cap)
 
+# %% ../nbs/01_data.ipynb #0fa1e626
 def progressive_alpha(pct:float, start:float=1.0, end:float=0.0) -> float:
     "α at fraction `pct` (0 to 1) of training, moving linearly from `start` to `end`"
     if not 0 <= pct <= 1: raise ValueError(f"pct must lie in [0, 1], got {pct}")
@@ -245,6 +249,7 @@ class TensorItems(TensorDataset):
     "A `TensorDataset` that fastai can empty (for `Learner.export`) while keeping each tensor's item shape and dtype"
     def new_empty(self): return TensorItems(*[t[:0] for t in self.tensors])
 
+# %% ../nbs/01_data.ipynb #3f28c646
 def _stack_items(items, n_inp, name='test items'):
     "Tensors (one per input, and labels if there is one more) from columns (a tuple) or from items (a list)"
     if isinstance(items, (np.ndarray, torch.Tensor)): cols = (items,)
@@ -265,6 +270,7 @@ def _stack_items(items, n_inp, name='test items'):
                          "and the labels after them if they are known")
     return cols
 
+# %% ../nbs/01_data.ipynb #7fce22fc
 @delegates(DataLoader.__init__)
 class InMemoryDL(WeightedSampling, DataLoader):
     "A fastai `DataLoader` over in-memory tensors `(x1, ..., xk, y)` that indexes whole batches at once"
@@ -323,19 +329,23 @@ class InMemoryDL(WeightedSampling, DataLoader):
         kw = {'n_inp': self.n_inp, 'vocab': self.vocab, 'n_classes': self.n_classes, 'split_idx': self.split_idx}
         return super().new(dataset, cls, **{**kw, **kwargs})
 
-    def decode_target(self, y):
-        "A target (or a decoded prediction) as a class name, or a list of names for multi-hot targets"
-        y = y.detach().cpu() if isinstance(y, torch.Tensor) else torch.as_tensor(y)
-        names = self.vocab if self.vocab is not None else list(range(self.c or 0))
-        if y.ndim == 1: return [names[i] for i in torch.nonzero(y > 0.5 if y.is_floating_point() else y).flatten().tolist()]
-        return names[int(y)]
+# %% ../nbs/01_data.ipynb #58d760f7
+@patch
+def decode_target(self:InMemoryDL, y):
+    "A target (or a decoded prediction) as a class name, or a list of names for multi-hot targets"
+    y = y.detach().cpu() if isinstance(y, torch.Tensor) else torch.as_tensor(y)
+    names = self.vocab if self.vocab is not None else list(range(self.c or 0))
+    if y.ndim == 1: return [names[i] for i in torch.nonzero(y > 0.5 if y.is_floating_point() else y).flatten().tolist()]
+    return names[int(y)]
 
-    def decode_batch(self, b, max_n:int=9, full:bool=True) -> list:
-        "Items of the batch `b` as tuples, targets (or decoded predictions) as class names (what `Learner.predict` shows)"
-        b = self.after_batch.decode(b) if hasattr(self.after_batch, 'decode') else b
-        n = min(find_bs(b), max_n)
-        return [tuple(o[i] for o in b[:self.n_inp]) + tuple(self.decode_target(o[i]) for o in b[self.n_inp:])
-                for i in range(n)]
+# %% ../nbs/01_data.ipynb #bb4104f8
+@patch
+def decode_batch(self:InMemoryDL, b, max_n:int=9, full:bool=True) -> list:
+    "Items of the batch `b` as tuples, targets (or decoded predictions) as class names (what `Learner.predict` shows)"
+    b = self.after_batch.decode(b) if hasattr(self.after_batch, 'decode') else b
+    n = min(find_bs(b), max_n)
+    return [tuple(o[i] for o in b[:self.n_inp]) + tuple(self.decode_target(o[i]) for o in b[self.n_inp:])
+            for i in range(n)]
 
 # %% ../nbs/01_data.ipynb #1293574f
 def _loader_params() -> set:
@@ -354,6 +364,7 @@ def check_loader_kwargs(kwargs, known=()):
         raise TypeError(f"unknown argument(s) {bad} for the loaders" + ''.join(f"; did you mean {h[0]!r} for {b!r}?"
                         for b, h in hints.items() if h) + " (the constructors' own arguments are in their signatures)")
 
+# %% ../nbs/01_data.ipynb #7ba97b49
 @patch
 @delegates(Datasets.dataloaders)
 def lt_dataloaders(self:Datasets,
@@ -368,6 +379,7 @@ def lt_dataloaders(self:Datasets,
     first = dict(sampler=sampler, wgts=wgts, epoch_len=epoch_len, cap=cap)
     return self.dataloaders(bs=bs, dl_type=WeightedTfmdDL, dl_kwargs=[first] + [dict(sampler=None, wgts=None)] * (self.n_subsets - 1), **kwargs)
 
+# %% ../nbs/01_data.ipynb #b0a7d25d
 @patch
 @delegates(Datasets.lt_dataloaders)
 def lt_dataloaders(self:DataBlock, source, sampler=None, bs:int=64, verbose:bool=False, **kwargs) -> DataLoaders:
@@ -381,6 +393,7 @@ class TensorMeta(TensorBase):
     "Tabular metadata of an item: categorical codes (integers) or continuous values (floats)"
     def show(self, ctx=None, **kwargs): return ctx   # metadata is not drawn by `show_batch`
 
+# %% ../nbs/01_data.ipynb #848fcca2
 def show_channels(x,                  # one item (channels, length): a waveform, a signal
                   ctx=None,           # matplotlib axes to draw on (default: a new figure)
                   figsize=(4, 1.5),   # size of a new figure
@@ -396,6 +409,7 @@ def show_channels(x,                  # one item (channels, length): a waveform,
     ax.set_yticks([])
     return ax
 
+# %% ../nbs/01_data.ipynb #6c21bc31
 def _row_values(row, names, kind):
     try: return [row[c] for c in names]
     except (KeyError, TypeError, IndexError):
@@ -428,6 +442,7 @@ class EncodeCats(DisplayedTransform):
         return TensorMeta(torch.tensor([0 if pd.isna(v) else self._o2i[c].get(v, 0) for c, v in zip(self.cat_names, vals)],
                                        dtype=torch.long))
 
+# %% ../nbs/01_data.ipynb #0375201a
 class EncodeConts(DisplayedTransform):
     "Standardise the continuous columns `cont_names` of a row with the training rows' means and standard deviations"
     def __init__(self,
@@ -458,11 +473,13 @@ class EncodeConts(DisplayedTransform):
         if self.means is None: raise ValueError("EncodeConts has no statistics yet: it is set up on the training rows")
         return TensorMeta(torch.tensor((np.array(self._floats(row)) - self.means) / self.stds, dtype=torch.float32))
 
+# %% ../nbs/01_data.ipynb #63c861bb
 def CatBlock(cat_names:list  # categorical columns of the DataFrame
             ):
     "A `TransformBlock` of the categorical metadata columns `cat_names` of a DataFrame row (integer codes)"
     return TransformBlock(type_tfms=EncodeCats(cat_names))
 
+# %% ../nbs/01_data.ipynb #69db5b98
 def ContBlock(cont_names:list  # continuous columns of the DataFrame
              ):
     "A `TransformBlock` of the continuous metadata columns `cont_names` of a DataFrame row (standardised floats)"
@@ -480,6 +497,7 @@ def metadata_info(dls  # fastai DataLoaders
     return dict(cat_names=cats[0].cat_names if cats else [], cardinalities=cats[0].cardinalities if cats else [],
                 cont_names=conts[0].cont_names if conts else [], n_cont=len(conts[0].cont_names) if conts else 0)
 
+# %% ../nbs/01_data.ipynb #5a24b7e1
 def metadata_blocks(cat_names=(), cont_names=()) -> list:
     "The `CatBlock` and `ContBlock` for these columns, in the order models take them (categorical, then continuous)"
     cat_names, cont_names = list(cat_names or []), list(cont_names or [])
@@ -487,6 +505,7 @@ def metadata_blocks(cat_names=(), cont_names=()) -> list:
     if dup: raise ValueError(f"column(s) {sorted(dup)} are listed as both categorical and continuous")
     return ([CatBlock(cat_names)] if cat_names else []) + ([ContBlock(cont_names)] if cont_names else [])
 
+# %% ../nbs/01_data.ipynb #5b55b165
 class ColOrItem(ColReader):
     "The file name in column `cols` of a DataFrame row, joined to `root` (an absolute name stays as it is); a bare item (a file name or a key) is used as it is, so `test_dl` and `predict` take files"
     def __init__(self, cols, root=None, suffix:str=''):
@@ -903,6 +922,7 @@ def _n_classes_of(ys, n_classes, vocab):
     if enc[0].ndim >= 2: return enc[0].shape[-1]
     return int(max(int(e.max()) if len(e) else -1 for e in enc)) + 1
 
+# %% ../nbs/01_data.ipynb #f3e1d109
 def in_memory_dls(x_train,            # training inputs: an array/tensor, or a tuple of them for several inputs
                   y_train,            # training labels (ints, strings, label lists, or multi-hot)
                   x_valid, y_valid,   # validation inputs and labels, in the same form

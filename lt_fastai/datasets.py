@@ -43,6 +43,7 @@ def digits_long_tail(imb_ratio:float=100, # n_max / n_min of the training profil
 # %% ../nbs/13_datasets.ipynb #4c1c0726
 EXAMPLE_DATASETS = {'digits': 'vision'}   # name -> modality
 
+# %% ../nbs/13_datasets.ipynb #c5742b71
 def example_dataset(name:str,   # a name of `EXAMPLE_DATASETS`
                     **kwargs    # passed to the data set's function (e.g. `imb_ratio`, `seed` of `digits_long_tail`)
                    ) -> dict:
@@ -72,6 +73,7 @@ def write_images(root,             # folder to write to; one sub-folder per clas
 # %% ../nbs/13_datasets.ipynb #fea4b109
 TONE_FREQS = (300., 700., 1500., 2500.)   # the pitch of each class of `write_tones`, in Hz
 
+# %% ../nbs/13_datasets.ipynb #1f20e8bb
 def tone(freq:float,        # pitch in Hz
          sr:int=8000,       # sample rate
          duration:float=0.25, # seconds

@@ -33,6 +33,7 @@ def is_distributed() -> bool:
     "Whether this process is one of several in an initialised `torch.distributed` process group"
     return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
 
+# %% ../nbs/42_distributed.ipynb #dab19d47
 def _comm_device():
     "Where the tensors of a collective must live: the current GPU for NCCL, the CPU otherwise (gloo)"
     return torch.device('cuda', torch.cuda.current_device()) if dist.get_backend() == 'nccl' else torch.device('cpu')
@@ -201,6 +202,7 @@ class LTDistributedTrainer(DistributedTrainer):
     def after_validate(self):
         if self._recorded(): reduce_metric_state(self.learn, self._pad)
 
+# %% ../nbs/42_distributed.ipynb #aadc665e
 @patch
 @delegates(Accelerator, but=_hidden_params)
 def to_lt_distributed(self:Learner,

@@ -99,6 +99,7 @@ class RunCheckpoint(Callback):
                         history=history, rng=_rng_state(self.learn.dls), smooth_loss=(sl.count, sl.val)), buf)
         write_atomic(self.path, buf.getvalue())
 
+# %% ../nbs/41_experiment.ipynb #6d969a44
 class RunLog(Callback):
     "One line per epoch in the run's log file"
     order = 76
@@ -108,6 +109,7 @@ class RunLog(Callback):
         vals = ' '.join(f"{n}={v:.4f}" for n, v in zip(names, self.learn.recorder.values[-1]))
         with open(self.path, 'a') as f: f.write(f"epoch {self.epoch + 1}/{self.n_epoch} {vals}\n")
 
+# %% ../nbs/41_experiment.ipynb #48d71732
 def _evaluate(learn, cfg, dl):
     "Metrics and the per-class report of `learn` on `dl`"
     from lt_fastai.posthoc import valid_preds
@@ -151,6 +153,7 @@ def run_experiment(config,                 # a YAML file, a dict or a `RunConfig
         if not ckpt.exists(): shutil.rmtree(work, ignore_errors=True)   # nothing to resume: leave nothing behind
         raise
 
+# %% ../nbs/41_experiment.ipynb #bc880e79
 def _run(cfg, out, work, ckpt, state, splitter, cbs, quiet):
     save_config(cfg, work / 'config.yaml')
     write_atomic(work / 'versions.json', json.dumps(run_versions(), indent=1).encode())
@@ -229,6 +232,7 @@ def predict_run(run_dir,     # a finished run folder (holds `learner.pkl`)
         return pd.DataFrame({'item': names, 'prediction': labels, 'probability': p.max(1).values.numpy()})
     return pd.DataFrame({'item': names, 'prediction': [np.flatnonzero(d.reshape(-1, d.shape[-1]).any(0).numpy()).tolist() for d in dec]})
 
+# %% ../nbs/41_experiment.ipynb #5f141383
 def _fold_labels(cfg):
     "Labels of every item the folds split, and how a fold's indices become loaders"
     if cfg.data.dataset is not None:
@@ -308,6 +312,7 @@ def _suggest(trial, params) -> dict:
         else: out[key] = trial.suggest_categorical(key, spec['choices'])
     return out
 
+# %% ../nbs/41_experiment.ipynb #66d1af18
 def tune(config,                  # a config with a `search` section
          out,                     # folder of the study: a run folder per trial, best.yaml, trials.csv
          trials:int=20,           # trials this worker runs

@@ -6,6 +6,7 @@ Docs: https://lt-fastai.github.io/lt_fastai/explore.html.md"""
 
 # %% ../nbs/45_explore.ipynb #8ce45d63
 from __future__ import annotations
+from fastcore.basics import patch
 import numpy as np
 import torch
 import matplotlib.pyplot as plt
@@ -120,6 +121,7 @@ def show_item(x, ax, title:str=None):
     if title is not None: ax.set_title(title, fontsize=8)
     return ax
 
+# %% ../nbs/45_explore.ipynb #3755fb99
 def items_of(dl, idxs) -> list:
     "The inputs of items `idxs` of `dl`'s dataset, decoded as the loader shows them (typed by its transforms)"
     idxs = [int(i) for i in idxs]
@@ -135,6 +137,7 @@ def _conf_text(pairs) -> str: return ', '.join(f'{n} ({k})' for n, k in pairs) o
 
 def _fmt(x) -> str: return 'n/a' if x is None or (isinstance(x, float) and np.isnan(x)) else f'{x:.3f}'
 
+# %% ../nbs/45_explore.ipynb #b9ef611a
 class ClassExplorer(_Explorer):
     "Pick a class: its recall, precision, training count and shot group, its top confusions, and examples right and wrong"
     def __init__(self,
@@ -179,23 +182,25 @@ class ClassExplorer(_Explorer):
                            f"its items predicted as: {conf(cur['predicted_as'])}<br>"
                            f"predicted as it: {conf(cur['mistaken_for_it'])}")
 
-    def figure(self):
-        "A matplotlib figure of the current state: examples of the class, classified right (top) and wrong (bottom)"
-        cur, n = self.current, max(self.n_examples, 1)
-        fig, axs = plt.subplots(2, n, figsize=(max(1.4 * n, 6), 3.2), squeeze=False)
-        for r, (key, what) in enumerate((('correct', 'right'), ('wrong', 'wrong'))):
-            idxs = cur[key]
-            for ax, i, x in zip(axs[r], idxs, items_of(self.dl, idxs)):
-                show_item(x, ax, f"→ {self.names[int(self.pred[i])]}")
-            for ax in axs[r][len(idxs):]: ax.axis('off')
-            if not idxs: axs[r][0].text(0.5, 0.5, 'none', transform=axs[r][0].transAxes, ha='center', va='center', color='grey')
-            axs[r][0].text(-0.15, 0.5, what, transform=axs[r][0].transAxes, rotation=90, va='center', ha='right')
-        conf = _conf_text
-        fig.suptitle(f"{cur['cls']} ({cur['count']} training, {cur['group']}-shot): recall {_fmt(cur['recall'])}, precision "
-                     f"{_fmt(cur['precision'])}\npredicted as {conf(cur['predicted_as'])}; mistaken for it: {conf(cur['mistaken_for_it'])}",
-                     fontsize=8)
-        fig.tight_layout()
-        return fig
+# %% ../nbs/45_explore.ipynb #6817b92f
+@patch
+def figure(self:ClassExplorer):
+    "A matplotlib figure of the current state: examples of the class, classified right (top) and wrong (bottom)"
+    cur, n = self.current, max(self.n_examples, 1)
+    fig, axs = plt.subplots(2, n, figsize=(max(1.4 * n, 6), 3.2), squeeze=False)
+    for r, (key, what) in enumerate((('correct', 'right'), ('wrong', 'wrong'))):
+        idxs = cur[key]
+        for ax, i, x in zip(axs[r], idxs, items_of(self.dl, idxs)):
+            show_item(x, ax, f"→ {self.names[int(self.pred[i])]}")
+        for ax in axs[r][len(idxs):]: ax.axis('off')
+        if not idxs: axs[r][0].text(0.5, 0.5, 'none', transform=axs[r][0].transAxes, ha='center', va='center', color='grey')
+        axs[r][0].text(-0.15, 0.5, what, transform=axs[r][0].transAxes, rotation=90, va='center', ha='right')
+    conf = _conf_text
+    fig.suptitle(f"{cur['cls']} ({cur['count']} training, {cur['group']}-shot): recall {_fmt(cur['recall'])}, precision "
+                 f"{_fmt(cur['precision'])}\npredicted as {conf(cur['predicted_as'])}; mistaken for it: {conf(cur['mistaken_for_it'])}",
+                 fontsize=8)
+    fig.tight_layout()
+    return fig
 
 # %% ../nbs/45_explore.ipynb #af2c3e5e
 _TAU_KEYS = ('accuracy', 'balanced_accuracy', 'many_acc', 'medium_acc', 'few_acc')
@@ -253,6 +258,7 @@ def _f1_parts(p, y, th):
 
 def _nanmean(x): return float(np.nanmean(x)) if np.isfinite(x).any() else float('nan')
 
+# %% ../nbs/45_explore.ipynb #c7c6c7d8
 class ThresholdExplorer(_Explorer):
     "Move the decision threshold of each label of a multi-label learner: that label's precision, recall and F1, macro and per-group F1"
     def __init__(self,
@@ -308,27 +314,31 @@ class ThresholdExplorer(_Explorer):
                            f"F1 {_fmt(cur['f1'])}<br>all labels: macro F1 <b>{_fmt(cur['macro_f1'])}</b> · "
                            + ' · '.join(f"{g} F1 {_fmt(cur[f'{g}_f1'])}" for g in SHOT_GROUPS))
 
-    def figure(self):
-        "A matplotlib figure: the label's precision, recall and F1 against its threshold, and every label's F1 now"
-        c, grid = self.idx, np.linspace(0, 1, 101)
-        P, R, F = _f1_parts(self.p[:, c:c + 1], self.y[:, c:c + 1], grid[:, None, None])   # (101, 1): one pass for the curve
-        fig, (a1, a2) = plt.subplots(1, 2, figsize=(8, 2.8))
-        for v, n in ((P, 'precision'), (R, 'recall'), (F, 'F1')):
-            l, = a1.plot(grid, v.reshape(-1), label=n, lw=1.2)
-            a1.plot([self.current['threshold']], [self.current[n.lower()]], 'o', color=l.get_color())
-        a1.axvline(self.current['threshold'], color='grey', lw=0.8, ls='--')
-        a1.set(xlabel=f"threshold of {self.current['label']}", ylim=(-0.02, 1.02)); a1.legend(fontsize=7)
-        cols = dict(many='tab:blue', medium='tab:orange', few='tab:red')
-        o = np.argsort(-self.counts, kind='stable')
-        a2.bar(np.arange(self.n_classes), np.nan_to_num(self.f1[o]), color=[cols[g] for g in self.groups[o]])
-        a2.bar([int(np.flatnonzero(o == c)[0])], [np.nan_to_num(self.f1[c])], fill=False, edgecolor='k', lw=1.5)
-        a2.set(xlabel='labels, most frequent first', ylabel='F1', ylim=(0, 1.02), title=f"macro F1 {_fmt(self.current['macro_f1'])}")
-        fig.tight_layout()
-        return fig
+# %% ../nbs/45_explore.ipynb #7c6d662b
+@patch
+def figure(self:ThresholdExplorer):
+    "A matplotlib figure: the label's precision, recall and F1 against its threshold, and every label's F1 now"
+    c, grid = self.idx, np.linspace(0, 1, 101)
+    P, R, F = _f1_parts(self.p[:, c:c + 1], self.y[:, c:c + 1], grid[:, None, None])   # (101, 1): one pass for the curve
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(8, 2.8))
+    for v, n in ((P, 'precision'), (R, 'recall'), (F, 'F1')):
+        l, = a1.plot(grid, v.reshape(-1), label=n, lw=1.2)
+        a1.plot([self.current['threshold']], [self.current[n.lower()]], 'o', color=l.get_color())
+    a1.axvline(self.current['threshold'], color='grey', lw=0.8, ls='--')
+    a1.set(xlabel=f"threshold of {self.current['label']}", ylim=(-0.02, 1.02)); a1.legend(fontsize=7)
+    cols = dict(many='tab:blue', medium='tab:orange', few='tab:red')
+    o = np.argsort(-self.counts, kind='stable')
+    a2.bar(np.arange(self.n_classes), np.nan_to_num(self.f1[o]), color=[cols[g] for g in self.groups[o]])
+    a2.bar([int(np.flatnonzero(o == c)[0])], [np.nan_to_num(self.f1[c])], fill=False, edgecolor='k', lw=1.5)
+    a2.set(xlabel='labels, most frequent first', ylabel='F1', ylim=(0, 1.02), title=f"macro F1 {_fmt(self.current['macro_f1'])}")
+    fig.tight_layout()
+    return fig
 
-    def apply(self) -> Learner:
-        "Set the current per-label thresholds on the learner (`set_thresholds`): its decoding and thresholded metrics use them"
-        return set_thresholds(self.learn, self.thresholds.copy())
+# %% ../nbs/45_explore.ipynb #24c170ca
+@patch
+def apply(self:ThresholdExplorer) -> Learner:
+    "Set the current per-label thresholds on the learner (`set_thresholds`): its decoding and thresholded metrics use them"
+    return set_thresholds(self.learn, self.thresholds.copy())
 
 # %% ../nbs/45_explore.ipynb #0546762d
 def explore(learn:Learner,   # a trained learner

@@ -59,6 +59,7 @@ class WrappedHead(nn.Module):
     @property
     def out_features(self) -> int: return self.layer.out_features
 
+# %% ../nbs/03_heads.ipynb #75bd3691
 def inner_linear(m):
     "The `nn.Linear` inside (possibly nested) wrapped heads"
     while isinstance(m, WrappedHead): m = m.layer
@@ -266,6 +267,7 @@ def trace_classifier(model:nn.Module,       # any model
     name, y = _trace(model, xb)
     return (name, y) if with_output else name
 
+# %% ../nbs/03_heads.ipynb #144c1a3a
 def find_classifier(model:nn.Module,  # a timm model, a fastai model such as nn.Sequential(body, head), or any module
                     xb=None           # a batch of inputs (a tensor or a tuple), to find the layer that produces the output
                    ) -> tuple[str, nn.Module]:

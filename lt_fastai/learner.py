@@ -68,6 +68,7 @@ def check_train_batches(dls):
                          f"{' and drop_last=True' if dl.drop_last else ''}; use a batch size of at most {max(n, 1)}"
                          if n else "the training set is empty")
 
+# %% ../nbs/10_learner.ipynb #441543ca
 def _probe(model, dls, n_out, multi, needs_classifier):
     "Run one batch through `model`: check its output against the classes and record which layer produces it"
     dl = dls.valid if len(dls.loaders) > 1 and len(dls.valid) else dls.train
@@ -92,6 +93,7 @@ class LTLearner(Learner):
         import lt_fastai.distributed   # noqa: F401 (adds `Learner.to_lt_distributed`; accelerate is imported only for distributed runs)
         return self.to_lt_distributed(sync_bn, **kwargs)
 
+# %% ../nbs/10_learner.ipynb #a8e3e940
 @delegates(Learner.__init__)
 def lt_learner(dls:DataLoaders,      # training and validation loaders
                model:nn.Module,      # the model; its classifier may be changed in place by the recipe

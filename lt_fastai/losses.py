@@ -6,6 +6,7 @@ Docs: https://lt-fastai.github.io/lt_fastai/losses.html.md"""
 
 # %% ../nbs/02_losses.ipynb #58b36c26
 from __future__ import annotations
+from fastcore.basics import patch
 import inspect, warnings
 from functools import partial
 import numpy as np
@@ -97,95 +98,111 @@ class LTLoss(nn.Module):
         self.n_classes = len(w)
         return w
 
-    def set_weight(self, weight=None, **kwargs):
-        "Switch per-class weights on (a sequence, or a `class_weights` method such as 'effective') or off (`None`)"
-        if 'weight' not in self._buffers: raise AttributeError(f"{type(self).__name__} has no per-class weights")
-        w = self._weight_tensor(weight, **kwargs)
-        ref = next((b for b in self.buffers() if b.is_floating_point()), None)
-        if w is not None and ref is not None: w = w.to(ref.device, ref.dtype)
-        elif w is not None and self.counts is not None: w = w.to(self.counts.device)
-        self.weight = w
-        return self
+# %% ../nbs/02_losses.ipynb #574a7644
+@patch
+def set_weight(self:LTLoss, weight=None, **kwargs):
+    "Switch per-class weights on (a sequence, or a `class_weights` method such as 'effective') or off (`None`)"
+    if 'weight' not in self._buffers: raise AttributeError(f"{type(self).__name__} has no per-class weights")
+    w = self._weight_tensor(weight, **kwargs)
+    ref = next((b for b in self.buffers() if b.is_floating_point()), None)
+    if w is not None and ref is not None: w = w.to(ref.device, ref.dtype)
+    elif w is not None and self.counts is not None: w = w.to(self.counts.device)
+    self.weight = w
+    return self
 
-    def _apply_weight(self, loss, y):
-        "Multiply per-item losses by their class weight; also return the weights, so 'mean' is a weighted mean"
-        if getattr(self, 'weight', None) is None: return loss, None
-        w = self.weight.to(loss.dtype)[y]
-        return loss * w, w
+# %% ../nbs/02_losses.ipynb #5d538983
+@patch
+def _apply_weight(self:LTLoss, loss, y):
+    "Multiply per-item losses by their class weight; also return the weights, so 'mean' is a weighted mean"
+    if getattr(self, 'weight', None) is None: return loss, None
+    w = self.weight.to(loss.dtype)[y]
+    return loss * w, w
 
-    @classmethod
-    def from_dls(cls, dls, **kwargs):
-        "Build the loss with the class counts (and, where used, the number of items) of the training set of `dls`"
-        params = inspect.signature(cls.__init__).parameters
-        if 'counts' in params and kwargs.get('counts') is None: kwargs['counts'] = dls_class_counts(dls)
-        if 'n_items' in params and kwargs.get('n_items') is None: kwargs['n_items'] = len(dls.train_ds)
-        return cls(**kwargs)
+@patch(cls_method=True)
+def from_dls(cls:LTLoss, dls, **kwargs):
+    "Build the loss with the class counts (and, where used, the number of items) of the training set of `dls`"
+    params = inspect.signature(cls.__init__).parameters
+    if 'counts' in params and kwargs.get('counts') is None: kwargs['counts'] = dls_class_counts(dls)
+    if 'n_items' in params and kwargs.get('n_items') is None: kwargs['n_items'] = len(dls.train_ds)
+    return cls(**kwargs)
 
-    def _flatten(self, inp, targ):
-        "Move the class axis last and flatten: logits (M, C), targets (M,) (single-label) or (M, C) (multi-label)"
-        if inp.ndim < 1: raise ValueError("logits must have a class axis, got a scalar")
-        x = _upcast(inp.movedim(self.axis, -1))
-        C = x.shape[-1]
-        if self.n_classes is not None and C != self.n_classes:
-            raise ValueError(f"logits of shape {tuple(inp.shape)} have {C} classes along axis {self.axis}, "
-                             f"but {type(self).__name__} was built for {self.n_classes} classes")
-        x = x.reshape(-1, C)
-        if self.y_int:
-            if targ.is_floating_point() or targ.is_complex():
-                raise TypeError(f"{type(self).__name__} needs integer class indices as targets, got {targ.dtype}")
-            if targ.numel() != x.shape[0]:
-                expected = list(inp.shape); del expected[self.axis]
-                raise ValueError(f"expected targets of shape {tuple(expected)} (the logits' shape {tuple(inp.shape)} "
-                                 f"without the class axis {self.axis}), got {tuple(targ.shape)}")
-            y = targ.reshape(-1).long()
-        else:
-            if targ.shape != inp.shape:
-                raise ValueError(f"expected targets of the logits' shape {tuple(inp.shape)}, got {tuple(targ.shape)}")
-            y = targ.movedim(self.axis, -1).reshape(-1, C).to(x.dtype)
-        return x, y
+@patch
+def _flatten(self:LTLoss, inp, targ):
+    "Move the class axis last and flatten: logits (M, C), targets (M,) (single-label) or (M, C) (multi-label)"
+    if inp.ndim < 1: raise ValueError("logits must have a class axis, got a scalar")
+    x = _upcast(inp.movedim(self.axis, -1))
+    C = x.shape[-1]
+    if self.n_classes is not None and C != self.n_classes:
+        raise ValueError(f"logits of shape {tuple(inp.shape)} have {C} classes along axis {self.axis}, "
+                         f"but {type(self).__name__} was built for {self.n_classes} classes")
+    x = x.reshape(-1, C)
+    if self.y_int:
+        if targ.is_floating_point() or targ.is_complex():
+            raise TypeError(f"{type(self).__name__} needs integer class indices as targets, got {targ.dtype}")
+        if targ.numel() != x.shape[0]:
+            expected = list(inp.shape); del expected[self.axis]
+            raise ValueError(f"expected targets of shape {tuple(expected)} (the logits' shape {tuple(inp.shape)} "
+                             f"without the class axis {self.axis}), got {tuple(targ.shape)}")
+        y = targ.reshape(-1).long()
+    else:
+        if targ.shape != inp.shape:
+            raise ValueError(f"expected targets of the logits' shape {tuple(inp.shape)}, got {tuple(targ.shape)}")
+        y = targ.movedim(self.axis, -1).reshape(-1, C).to(x.dtype)
+    return x, y
 
-    def _check_values(self, x, y):
-        "Refuse non-finite logits and targets outside [0, C) (single-label) or [0, 1] (multi-label), at one host sync"
-        if not self.check_inputs or x.device.type == 'meta': return
-        bad_x = ~torch.isfinite(x)
-        C = x.shape[-1]
-        bad_y = ((y < 0) | (y >= C)) if self.y_int else ((y < 0) | (y > 1) | torch.isnan(y))
-        if not bool(bad_x.any() | bad_y.any()): return
-        if bad_x.any():
-            rows = bad_x.any(-1).nonzero().flatten()
-            r = int(rows[0]); v = x[r][bad_x[r]][0].item()
-            raise ValueError(f"logits contain NaN or inf: {len(rows)} of {x.shape[0]} (flattened) rows, "
-                             f"e.g. {v} in row {r}, columns {bad_x[r].nonzero().flatten()[:5].tolist()}")
-        pos = bad_y.nonzero()[0].tolist()
-        v = y[tuple(pos)].item()
-        rng = f"[0, {C})" if self.y_int else "[0, 1]"
-        raise ValueError(f"targets must lie in {rng}; found {v} at (flattened) position {tuple(pos) if len(pos) > 1 else pos[0]}")
+# %% ../nbs/02_losses.ipynb #537851ed
+@patch
+def _check_values(self:LTLoss, x, y):
+    "Refuse non-finite logits and targets outside [0, C) (single-label) or [0, 1] (multi-label), at one host sync"
+    if not self.check_inputs or x.device.type == 'meta': return
+    bad_x = ~torch.isfinite(x)
+    C = x.shape[-1]
+    bad_y = ((y < 0) | (y >= C)) if self.y_int else ((y < 0) | (y > 1) | torch.isnan(y))
+    if not bool(bad_x.any() | bad_y.any()): return
+    if bad_x.any():
+        rows = bad_x.any(-1).nonzero().flatten()
+        r = int(rows[0]); v = x[r][bad_x[r]][0].item()
+        raise ValueError(f"logits contain NaN or inf: {len(rows)} of {x.shape[0]} (flattened) rows, "
+                         f"e.g. {v} in row {r}, columns {bad_x[r].nonzero().flatten()[:5].tolist()}")
+    pos = bad_y.nonzero()[0].tolist()
+    v = y[tuple(pos)].item()
+    rng = f"[0, {C})" if self.y_int else "[0, 1]"
+    raise ValueError(f"targets must lie in {rng}; found {v} at (flattened) position {tuple(pos) if len(pos) > 1 else pos[0]}")
 
-    def _loss(self, x, y):
-        "Per-item losses of flat logits `x` and targets `y`, and the per-item weights for a weighted mean (or None)"
-        raise NotImplementedError
+@patch
+def _loss(self:LTLoss, x, y):
+    "Per-item losses of flat logits `x` and targets `y`, and the per-item weights for a weighted mean (or None)"
+    raise NotImplementedError
 
-    def _reduce(self, loss, w=None):
-        if self.reduction == 'none': return loss
-        if self.reduction == 'sum': return loss.sum()
-        return loss.sum() / w.sum() if w is not None else loss.mean()
+@patch
+def _reduce(self:LTLoss, loss, w=None):
+    if self.reduction == 'none': return loss
+    if self.reduction == 'sum': return loss.sum()
+    return loss.sum() / w.sum() if w is not None else loss.mean()
 
-    def forward(self, inp, targ):
-        x, y = self._flatten(inp, targ)
-        self._check_values(x, y)
-        return self._reduce(*self._loss(x, y))
+@patch
+def forward(self:LTLoss, inp, targ):
+    x, y = self._flatten(inp, targ)
+    self._check_values(x, y)
+    return self._reduce(*self._loss(x, y))
 
-    def activation(self, x):
-        "Softmax (single-label) or sigmoid (multi-label) of the model's output"
-        return F.softmax(x, dim=self.axis) if self.y_int else torch.sigmoid(x)
+# %% ../nbs/02_losses.ipynb #48805611
+@patch
+def activation(self:LTLoss, x):
+    "Softmax (single-label) or sigmoid (multi-label) of the model's output"
+    return F.softmax(x, dim=self.axis) if self.y_int else torch.sigmoid(x)
 
-    def decodes(self, x):
-        "Predicted class (argmax along `axis`) or labels (probability > `thresh`) from activations"
-        return x.argmax(dim=self.axis) if self.y_int else x > self.thresh
+# %% ../nbs/02_losses.ipynb #ecdad1cd
+@patch
+def decodes(self:LTLoss, x):
+    "Predicted class (argmax along `axis`) or labels (probability > `thresh`) from activations"
+    return x.argmax(dim=self.axis) if self.y_int else x > self.thresh
 
-    def extra_repr(self):
-        attrs = [f"{a}={getattr(self, a)!r}" for a in self._repr_attrs]
-        return ', '.join(attrs + [f"reduction={self.reduction!r}"] + ([f"axis={self.axis}"] if self.axis != -1 else []))
+# %% ../nbs/02_losses.ipynb #859f40f5
+@patch
+def extra_repr(self:LTLoss):
+    attrs = [f"{a}={getattr(self, a)!r}" for a in self._repr_attrs]
+    return ', '.join(attrs + [f"reduction={self.reduction!r}"] + ([f"axis={self.axis}"] if self.axis != -1 else []))
 
 # %% ../nbs/02_losses.ipynb #3b121c33
 class FocalLoss(LTLoss):
@@ -265,6 +282,7 @@ class BalancedSoftmaxLoss(LTLoss):
 
     def _loss(self, x, y): return F.cross_entropy(x + self.log_counts.to(x.dtype), y, reduction='none'), None
 
+# %% ../nbs/02_losses.ipynb #1788e007
 class LogitAdjustedLoss(LTLoss):
     "Logit-adjusted cross-entropy, $\\mathrm{CE}(z + \\tau \\log \\pi, y)$"
     _repr_attrs = ('tau',)
@@ -344,6 +362,7 @@ def label_aware_epsilon(counts,               # training examples per class
     if shape == 'convex': return head + (head - tail) * np.sin(1.5 * np.pi + np.pi * r / 2)
     raise ValueError(f"unknown shape {shape!r}: use 'concave', 'linear' or 'convex'")
 
+# %% ../nbs/02_losses.ipynb #cb8879f1
 class LabelAwareSmoothing(LTLoss):
     "Cross-entropy with per-class label smoothing ε_y, larger for head classes (MiSLAS)"
     _repr_attrs = ('head', 'tail', 'shape')

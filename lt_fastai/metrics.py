@@ -6,6 +6,7 @@ Docs: https://lt-fastai.github.io/lt_fastai/metrics.html.md"""
 
 # %% ../nbs/07_metrics.ipynb #f808ad79
 from __future__ import annotations
+from fastcore.basics import patch
 import re
 import weakref
 import numpy as np
@@ -127,27 +128,33 @@ class StreamingConfusion:
         if self._cache is None: self._cache = self.cm_t.cpu().numpy(), self.rank_t.cpu().numpy()
         return self._cache[0]
 
-    @property
-    def rank_hist(self) -> np.ndarray|None:
-        "How many examples had their target at rank 0, 1, ..., C-1 (None if some batch came without scores)"
-        if self.cm_t is None or not self.ranked: return None
-        self.cm
-        return self._cache[1]
+# %% ../nbs/07_metrics.ipynb #3e897958
+@patch(as_prop=True)
+def rank_hist(self:StreamingConfusion) -> np.ndarray|None:
+    "How many examples had their target at rank 0, 1, ..., C-1 (None if some batch came without scores)"
+    if self.cm_t is None or not self.ranked: return None
+    self.cm
+    return self._cache[1]
 
-    def metrics(self, counts=None, groups=None, ks=(5,), many:int=100, few:int=20) -> dict:
-        "All metrics of what was seen so far, see `metrics_from_cm` (computed once per state: a learner's metrics share them)"
-        key = (self.n, self.n_batches, None if counts is None else tuple(np.asarray(counts).tolist()),
-               None if groups is None else tuple(np.asarray(groups).tolist()), tuple(ks), many, few)
-        if self._mcache is None or self._mcache[0] != key:
-            self._mcache = key, metrics_from_cm(self.cm, counts=counts, groups=groups, rank_hist=self.rank_hist, ks=ks,
-                                                 many=many, few=few)
-        return dict(self._mcache[1])
+# %% ../nbs/07_metrics.ipynb #98e8b5fe
+@patch
+def metrics(self:StreamingConfusion, counts=None, groups=None, ks=(5,), many:int=100, few:int=20) -> dict:
+    "All metrics of what was seen so far, see `metrics_from_cm` (computed once per state: a learner's metrics share them)"
+    key = (self.n, self.n_batches, None if counts is None else tuple(np.asarray(counts).tolist()),
+           None if groups is None else tuple(np.asarray(groups).tolist()), tuple(ks), many, few)
+    if self._mcache is None or self._mcache[0] != key:
+        self._mcache = key, metrics_from_cm(self.cm, counts=counts, groups=groups, rank_hist=self.rank_hist, ks=ks,
+                                             many=many, few=few)
+    return dict(self._mcache[1])
 
-    def report(self, counts=None, groups=None, vocab=None, many:int=100, few:int=20) -> pd.DataFrame:
-        "Per-class table of what was seen so far, see `per_class_report`"
-        return _report(self.cm, counts, groups, vocab, many, few)
+# %% ../nbs/07_metrics.ipynb #406aaa72
+@patch
+def report(self:StreamingConfusion, counts=None, groups=None, vocab=None, many:int=100, few:int=20) -> pd.DataFrame:
+    "Per-class table of what was seen so far, see `per_class_report`"
+    return _report(self.cm, counts, groups, vocab, many, few)
 
-    def __repr__(self): return f"{type(self).__name__}(n_classes={self.n_classes}, n={self.n}, batches={self.n_batches})"
+@patch
+def __repr__(self:StreamingConfusion): return f"{type(self).__name__}(n_classes={self.n_classes}, n={self.n}, batches={self.n_batches})"
 
 # %% ../nbs/07_metrics.ipynb #104e1290
 def _check_cm(cm):
@@ -164,10 +171,12 @@ def recall_per_class(cm) -> np.ndarray:
     "Recall of each class, M_ii / n_i (NaN for classes absent from the targets)"
     cm = _check_cm(cm); return _ratio(np.diag(cm), cm.sum(1))
 
+# %% ../nbs/07_metrics.ipynb #fb84f584
 def precision_per_class(cm) -> np.ndarray:
     "Precision of each class, M_ii / (predictions of i) (NaN for classes never predicted)"
     cm = _check_cm(cm); return _ratio(np.diag(cm), cm.sum(0))
 
+# %% ../nbs/07_metrics.ipynb #6e9214bf
 def f1_per_class(cm) -> np.ndarray:
     "F1 of each class, 2 M_ii / (n_i + predictions of i) (NaN for classes neither in the targets nor predicted)"
     cm = _check_cm(cm); return _ratio(2 * np.diag(cm), cm.sum(1) + cm.sum(0))
@@ -176,6 +185,7 @@ def f1_per_class(cm) -> np.ndarray:
 LT_METRIC_KEYS = ('accuracy', 'balanced_accuracy', 'macro_f1', 'worst_recall', 'gmean',
                 'many_acc', 'medium_acc', 'few_acc', 'hmean_many_few')
 
+# %% ../nbs/07_metrics.ipynb #58bcb68c
 def _resolve_groups(n_classes, counts=None, groups=None, many=100, few=20):
     "Shot group of each class: `groups` as given, or from the training `counts`; None if neither is given"
     if groups is not None:
@@ -254,6 +264,7 @@ def confusion_counts(preds,              # (N, C) scores or (N,) predicted class
     "The (C, C) confusion matrix, rows targets and columns predictions"
     return _one_shot(preds, targs, n_classes).cm
 
+# %% ../nbs/07_metrics.ipynb #39cea612
 def lt_metrics(preds,              # (N, C) scores (logits or probabilities) or (N,) predicted class indices
                targs,              # (N,) target class indices
                counts=None,        # training examples per class, for the shot-group metrics
@@ -267,6 +278,7 @@ def lt_metrics(preds,              # (N, C) scores (logits or probabilities) or 
     sc = _one_shot(preds, targs, n_classes, counts, groups)
     return sc.metrics(counts=counts, groups=groups, ks=ks, many=many, few=few)
 
+# %% ../nbs/07_metrics.ipynb #a158dea0
 def _report(cm, counts=None, groups=None, vocab=None, many=100, few=20):
     C = len(cm)
     g = _resolve_groups(C, counts, groups, many, few)
@@ -294,6 +306,7 @@ def per_class_report(preds,              # (N, C) scores or (N,) predicted class
 # %% ../nbs/07_metrics.ipynb #87f357f1
 GROUP_COLOURS = dict(many='tab:blue', medium='tab:orange', few='tab:red')
 
+# %% ../nbs/07_metrics.ipynb #564a4d1e
 def plot_recall_vs_frequency(recalls,          # recall of each class (NaN where undefined)
                              counts,           # training examples per class
                              groups=None,      # shot group of each class (default: `shot_groups(counts, many, few)`)
@@ -401,8 +414,10 @@ class MultiLabelStore:
 
     def __repr__(self): return f"{type(self).__name__}(n={self.n}, batches={self.n_batches})"
 
+# %% ../nbs/07_metrics.ipynb #5731df05
 MULTILABEL_METRIC_KEYS = ('mAP', 'macro_f1', 'micro_f1', 'mAP_many', 'mAP_medium', 'mAP_few')
 
+# %% ../nbs/07_metrics.ipynb #fa94adc3
 def _multilabel_metrics(p, t, counts, groups, thresh, sigmoid, many, few):
     if sigmoid: p = torch.sigmoid(p)
     elif p.numel() and (p.min() < 0 or p.max() > 1):
@@ -444,6 +459,7 @@ def frame_onsets(active,       # (..., T, C) 0/1 activity per frame
     on = a.copy(); on[:, 1:] &= ~a[:, :-1]
     return np.argwhere(on)
 
+# %% ../nbs/07_metrics.ipynb #da393b8d
 def _by_clip_class(onsets):
     "Onset frames of each (clip, class), in time order (`np.argwhere` lists them sorted)"
     out = {}
@@ -514,6 +530,7 @@ def metric_state(learn):
     if st is None: st = _STATES[learn] = _LearnerState()
     return st
 
+# %% ../nbs/07_metrics.ipynb #86d6b088
 class SharedStateMetric(Metric):
     "Common part of the metrics that read a state shared by a learner's metrics"
     _kind = None
@@ -575,6 +592,7 @@ class LTMetric(SharedStateMetric):
         kw = self._groups_kw() if self.needs_groups else {}
         return self._acc.metrics(ks=(self.k,) if self.k else (), **kw)[self.key]
 
+# %% ../nbs/07_metrics.ipynb #b1c44965
 class MultiLabelLTMetric(SharedStateMetric):
     "A multi-label metric for fastai's `Learner` (one of `MULTILABEL_METRIC_KEYS`, or 'event_f1' for frame-level clips)"
     _kind = 'multi'
@@ -615,12 +633,14 @@ def lt_metric_list(counts=None,      # training examples per class (default: rea
     kw = dict(counts=counts, groups=groups, many=many, few=few)
     return [LTMetric(k, **kw) for k in keys] + [LTMetric(f'top{k}_accuracy') for k in ks]
 
+# %% ../nbs/07_metrics.ipynb #a669376f
 def multilabel_metric_list(counts=None, groups=None, thresh:float=0.5, sigmoid:bool=True, many:int=100, few:int=20,
                            keys=MULTILABEL_METRIC_KEYS) -> list:
     "All multi-label metrics for `Learner(metrics=...)`, sharing one store of predictions"
     return [MultiLabelLTMetric(k, counts=counts, groups=groups, thresh=thresh, sigmoid=sigmoid, many=many, few=few)
             for k in keys]
 
+# %% ../nbs/07_metrics.ipynb #edc98731
 def frame_metric_list(fps:float=None,  # frames per second of the clips' frames (None: no event F1)
                       onset_tol:float=0.05, # event F1 onset tolerance in seconds
                       **kwargs         # passed to `multilabel_metric_list` (counts, thresh, many, few...)

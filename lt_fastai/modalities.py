@@ -44,6 +44,7 @@ class Modality:
 # %% ../nbs/12_modalities.ipynb #39bb40d6
 MODALITIES = {}   # name -> `Modality`
 
+# %% ../nbs/12_modalities.ipynb #3b929c10
 def register_modality(name:str,  # the name configs and the command line use
                       module:str,# the package holding the modality's names
                       **kwargs   # the other fields of `Modality` (dataloaders, learner, block, datablock, items, archs, timm)

@@ -6,6 +6,7 @@ Docs: https://lt-fastai.github.io/lt_fastai/models.html.md"""
 
 # %% ../nbs/05_models.ipynb #9ed6b4e5
 from __future__ import annotations
+from fastcore.basics import patch
 import numpy as np
 import torch
 from torch import nn, Tensor
@@ -19,6 +20,7 @@ __all__ = ['MetadataMLP', 'GatedFusion', 'FusionModel', 'fusion_splitter', 'inpu
 from fastai.layers import Embedding, LinBnDrop
 from fastai.tabular.model import emb_sz_rule
 
+# %% ../nbs/05_models.ipynb #8715ebe5
 class MetadataMLP(nn.Module):
     "Encode tabular metadata (categorical codes and continuous columns) into a feature vector of size `n_out`"
     def __init__(self,
@@ -62,27 +64,29 @@ class MetadataMLP(nn.Module):
         raise TypeError(f"expected the metadata as (x_cat, x_cont), or one tensor when only one kind of column is used; "
                         f"got {len(meta)} tensor(s) for {self.n_cat} categorical and {self.n_cont} continuous columns")
 
-    def forward(self, x_cat:Tensor=None, x_cont:Tensor=None) -> Tensor:
-        parts = []
-        if self.n_cat:
-            if x_cat is None or x_cat.ndim != 2 or x_cat.shape[1] != self.n_cat:
-                raise ValueError(f"x_cat must have shape (N, {self.n_cat}), got "
-                                 f"{None if x_cat is None else tuple(x_cat.shape)}")
-            if x_cat.is_floating_point(): raise TypeError("x_cat must hold integer category codes, got a float tensor")
-            for i, (e, c) in enumerate(zip(self.embeds, self.cardinalities)):
-                col = x_cat[:, i]
-                if (col < 0).any() or (col >= c).any():
-                    bad = col[(col < 0) | (col >= c)][0].item()
-                    raise IndexError(f"categorical column {i} has code {bad}, outside 0..{c - 1} (cardinality {c})")
-                parts.append(e(col))
-            parts = [self.emb_drop(torch.cat(parts, 1))]
-        if self.n_cont:
-            if x_cont is None or x_cont.ndim != 2 or x_cont.shape[1] != self.n_cont:
-                raise ValueError(f"x_cont must have shape (N, {self.n_cont}), got "
-                                 f"{None if x_cont is None else tuple(x_cont.shape)}")
-            x_cont = x_cont.float()
-            parts.append(self.bn_cont(x_cont) if self.bn_cont is not None else x_cont)
-        return self.layers(torch.cat(parts, 1))
+# %% ../nbs/05_models.ipynb #8ca61fc3
+@patch
+def forward(self:MetadataMLP, x_cat:Tensor=None, x_cont:Tensor=None) -> Tensor:
+    parts = []
+    if self.n_cat:
+        if x_cat is None or x_cat.ndim != 2 or x_cat.shape[1] != self.n_cat:
+            raise ValueError(f"x_cat must have shape (N, {self.n_cat}), got "
+                             f"{None if x_cat is None else tuple(x_cat.shape)}")
+        if x_cat.is_floating_point(): raise TypeError("x_cat must hold integer category codes, got a float tensor")
+        for i, (e, c) in enumerate(zip(self.embeds, self.cardinalities)):
+            col = x_cat[:, i]
+            if (col < 0).any() or (col >= c).any():
+                bad = col[(col < 0) | (col >= c)][0].item()
+                raise IndexError(f"categorical column {i} has code {bad}, outside 0..{c - 1} (cardinality {c})")
+            parts.append(e(col))
+        parts = [self.emb_drop(torch.cat(parts, 1))]
+    if self.n_cont:
+        if x_cont is None or x_cont.ndim != 2 or x_cont.shape[1] != self.n_cont:
+            raise ValueError(f"x_cont must have shape (N, {self.n_cont}), got "
+                             f"{None if x_cont is None else tuple(x_cont.shape)}")
+        x_cont = x_cont.float()
+        parts.append(self.bn_cont(x_cont) if self.bn_cont is not None else x_cont)
+    return self.layers(torch.cat(parts, 1))
 
 # %% ../nbs/05_models.ipynb #bbeafff0
 class GatedFusion(nn.Module):
@@ -111,6 +115,7 @@ def _n_features(backbone):
         if isinstance(n, (int, np.integer)): return int(n)
     raise ValueError(f"cannot tell how many features {type(backbone).__name__} returns: pass `n_features`")
 
+# %% ../nbs/05_models.ipynb #71d20c01
 class FusionModel(nn.Module):
     "A backbone's pooled features, optionally fused with a metadata branch, followed by a linear classifier"
     def __init__(self,
@@ -159,26 +164,30 @@ class FusionModel(nn.Module):
         sh = (1,) * d + (-1,) + (1,) * (x.ndim - d - 1)
         return (x - self.input_mean.view(sh).to(x.dtype)) / self.input_std.view(sh).to(x.dtype)
 
-    def features(self, x:Tensor, *meta) -> Tensor:
-        "The (fused) features the classifier sees: (N, F), or (N, T, F) for a backbone with one feature vector per frame"
-        f = self.backbone(self.normalize(x))
-        if f.ndim not in (2, 3) or f.shape[-1] != self.n_features:
-            raise ValueError(f"the backbone must return pooled features of shape (N, {self.n_features}) (or (N, T, "
-                             f"{self.n_features}) per frame), got {tuple(f.shape)} (create a timm backbone with num_classes=0)")
-        if self.meta is None:
-            if meta and not self.ignore_meta:
-                raise TypeError(f"this model has no metadata branch but got {len(meta)} extra input(s); give it `meta`, "
-                                "or ignore_meta=True to drop them")
-            return f
-        if not meta: raise TypeError("this model fuses metadata: call it as model(x, x_cat, x_cont)")
-        fm = self.meta(*self.meta.split_inputs(meta)) if hasattr(self.meta, 'split_inputs') else self.meta(*meta)
-        if f.ndim == 3: fm = fm[:, None].expand(-1, f.shape[1], -1)   # clip metadata, the same for every frame
-        return torch.cat([f, fm], -1) if self.fuse is None else self.fuse(f, fm)
+# %% ../nbs/05_models.ipynb #3db61a9e
+@patch
+def features(self:FusionModel, x:Tensor, *meta) -> Tensor:
+    "The (fused) features the classifier sees: (N, F), or (N, T, F) for a backbone with one feature vector per frame"
+    f = self.backbone(self.normalize(x))
+    if f.ndim not in (2, 3) or f.shape[-1] != self.n_features:
+        raise ValueError(f"the backbone must return pooled features of shape (N, {self.n_features}) (or (N, T, "
+                         f"{self.n_features}) per frame), got {tuple(f.shape)} (create a timm backbone with num_classes=0)")
+    if self.meta is None:
+        if meta and not self.ignore_meta:
+            raise TypeError(f"this model has no metadata branch but got {len(meta)} extra input(s); give it `meta`, "
+                            "or ignore_meta=True to drop them")
+        return f
+    if not meta: raise TypeError("this model fuses metadata: call it as model(x, x_cat, x_cont)")
+    fm = self.meta(*self.meta.split_inputs(meta)) if hasattr(self.meta, 'split_inputs') else self.meta(*meta)
+    if f.ndim == 3: fm = fm[:, None].expand(-1, f.shape[1], -1)   # clip metadata, the same for every frame
+    return torch.cat([f, fm], -1) if self.fuse is None else self.fuse(f, fm)
 
-    def forward(self, x:Tensor, *meta) -> Tensor:
-        # plain tensors inside: fastai's typed tensors (a spectrogram, metadata) refuse to be concatenated together
-        x, *meta = [o.as_subclass(Tensor) if isinstance(o, Tensor) else o for o in (x, *meta)]
-        return self.head(self.drop(self.features(x, *meta)))
+# %% ../nbs/05_models.ipynb #80a05e50
+@patch
+def forward(self:FusionModel, x:Tensor, *meta) -> Tensor:
+    # plain tensors inside: fastai's typed tensors (a spectrogram, metadata) refuse to be concatenated together
+    x, *meta = [o.as_subclass(Tensor) if isinstance(o, Tensor) else o for o in (x, *meta)]
+    return self.head(self.drop(self.features(x, *meta)))
 
 # %% ../nbs/05_models.ipynb #06982e12
 def fusion_splitter(model:nn.Module    # a `FusionModel` (or any module with a `backbone` attribute)

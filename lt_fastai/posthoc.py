@@ -109,12 +109,14 @@ def crt_stage(learn:Learner,
     if reinit: inner_linear(clf).reset_parameters()
     return _train_only(learn, list(clf.parameters()), epochs, lr, sampler, update_bn_stats, loss_func, **kwargs)
 
+# %% ../nbs/08_posthoc.ipynb #8a6e776f
 def lws_stage(learn:Learner, epochs:int, lr:float=1e-2, sampler='class_uniform', **kwargs) -> Learner:
     "Learnable weight scaling: wrap the classifier in `LearnableWeightScaling` and train only its scales, class-balanced"
     name, clf = find_classifier(learn.model)
     if not isinstance(clf, LearnableWeightScaling): _, clf = replace_classifier(learn.model, LearnableWeightScaling)
     return _train_only(learn, [clf.scales], epochs, lr, sampler, False, **kwargs)
 
+# %% ../nbs/08_posthoc.ipynb #bb04c709
 def mislas_stage(learn:Learner,
                  epochs:int,                # epochs of classifier re-training
                  lr:float=1e-2,             # (maximum) learning rate
@@ -142,6 +144,7 @@ def logit_adjust(logits,             # (N, C) logits
     logp = torch.as_tensor(np.log(c / c.sum()), dtype=logits.dtype, device=logits.device)
     return logits - tau * logp
 
+# %% ../nbs/08_posthoc.ipynb #d83b2d8f
 def _table(taus, scores, metric):
     if all(np.isnan(scores)): raise ValueError(f"the metric {metric!r} is NaN for every τ")
     tab = pd.DataFrame({'tau': np.asarray(taus, dtype=np.float64), metric: scores})
@@ -179,6 +182,7 @@ def tune_tau_norm(learn:Learner,
     if apply: tau_normalize_(lin, best, bias=bias)
     return best, tab
 
+# %% ../nbs/08_posthoc.ipynb #906697d8
 class LogitAdjustedHead(WrappedHead):
     "Subtract τ·log π from the logits of the classifier `layer`: post-hoc logit adjustment built into the model"
     def __init__(self,
@@ -200,6 +204,7 @@ class LogitAdjustedHead(WrappedHead):
 
     def extra_repr(self): return f"tau={self.tau:.4g}"
 
+# %% ../nbs/08_posthoc.ipynb #a1ce08e9
 def _counts_of(learn, counts):
     if counts is not None: return counts
     c = getattr(learn, 'lt_counts', None)
@@ -430,6 +435,7 @@ def set_thresholds(learn:Learner,  # a multi-label learner
         if hasattr(m, 'thresh'): m.thresh = lf.thresh
     return learn
 
+# %% ../nbs/08_posthoc.ipynb #d042f01d
 def tune_thresholds(learn:Learner,       # a trained multi-label learner
                     per_class:bool=True, # one threshold per label; False: one for all (`best_global_threshold`)
                     grid=None,           # None: exact search over the observed scores; or candidate thresholds
@@ -460,10 +466,12 @@ def tau_norm_stage(learn:Learner, epochs:int=0, lr:float=None, metric:str='balan
     "Recipe stage: τ-normalise the classifier with τ chosen on validation (`tune_tau_norm`)"
     return dict(tau=tune_tau_norm(learn, taus, metric=metric, apply=True)[0])
 
+# %% ../nbs/08_posthoc.ipynb #38e906b0
 def posthoc_la_stage(learn:Learner, epochs:int=0, lr:float=None, metric:str='balanced_accuracy', taus=np.linspace(0, 2, 21)) -> dict:
     "Recipe stage: build post-hoc logit adjustment into the model, τ chosen on validation (`tune_logit_adjustment`)"
     return dict(tau=tune_logit_adjustment(learn, taus, metric=metric, apply=True)[0])
 
+# %% ../nbs/08_posthoc.ipynb #adc8acf1
 def thresholds_stage(learn:Learner, epochs:int=0, lr:float=None, per_class:bool=True, beta:float=1.) -> dict:
     "Recipe stage: per-label (or one global) decision thresholds chosen on validation (`tune_thresholds`)"
     thr, _ = tune_thresholds(learn, per_class=per_class, beta=beta, apply=True)

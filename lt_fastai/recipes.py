@@ -44,6 +44,7 @@ class Stage:
         if e < 0 or e != int(e): raise ValueError(f"stage {self.name!r}: epochs must be an int >= 0 or a fraction in (0, 1), got {e}")
         return int(e)
 
+# %% ../nbs/09_recipes.ipynb #6e2743fa
 @dataclass
 class Recipe:
     "A named long-tail training recipe: loss, training sampler, callbacks, head change and later stages"
@@ -97,8 +98,10 @@ class RecipeInfo:
         except (TypeError, ValueError): return {}
         return {k: p.default for k, p in ps.items() if p.default is not inspect.Parameter.empty}
 
+# %% ../nbs/09_recipes.ipynb #c38cded1
 RECIPES = {}   # name -> RecipeInfo
 
+# %% ../nbs/09_recipes.ipynb #0f7c83d5
 def register_recipe(f:Callable=None,      # a function returning a `Recipe` (its arguments are the recipe's hyper-parameters)
                     *,
                     name:str=None,        # default: the function's name
@@ -114,6 +117,7 @@ def register_recipe(f:Callable=None,      # a function returning a `Recipe` (its
     RECIPES[n] = RecipeInfo(n, f, bool(multilabel), doc if doc is not None else (inspect.getdoc(f) or '').split('\n')[0])
     return f
 
+# %% ../nbs/09_recipes.ipynb #9679c066
 def list_recipes(filter:str='',          # wildcard pattern(s) on the names, e.g. '*la*' (timm's `list_models` style)
                  multilabel:bool=None    # True: multi-label recipes only; False: single-label only; None: all
                 ) -> list:
@@ -122,6 +126,7 @@ def list_recipes(filter:str='',          # wildcard pattern(s) on the names, e.g
     return [n for n, r in RECIPES.items() if (not any(pats) or any(fnmatch(n, p) for p in pats if p))
             and (multilabel is None or r.multilabel == multilabel)]
 
+# %% ../nbs/09_recipes.ipynb #ab681acf
 def get_recipe(recipe,      # a registered name, or a `Recipe`
                **kwargs     # hyper-parameters of a named recipe
               ) -> Recipe:
@@ -204,6 +209,7 @@ def posthoc_la(metric:str='balanced_accuracy'):
     from lt_fastai.posthoc import posthoc_la_stage
     return Recipe('posthoc_la', stages=(Stage('posthoc_la', partial(posthoc_la_stage, metric=metric)),))
 
+# %% ../nbs/09_recipes.ipynb #f1cc1957
 @register_recipe
 def crt(epochs=0.1, reinit:bool=True, lr_mult:float=1.):
     "cross-entropy, then classifier re-training with class-balanced sampling (Kang et al. 2020)"
@@ -318,6 +324,7 @@ def la_imbsam(tau:float=1., rho:float=0.05, tail=None):
     from lt_fastai.callbacks import ImbSAM
     return Recipe('la_imbsam', loss=partial(LogitAdjustedLoss, tau=tau), cbs=(partial(ImbSAM, rho=rho, tail=tail),))
 
+# %% ../nbs/09_recipes.ipynb #4a9a3744
 @register_recipe
 def bs_swa(start:float=0.75):
     "balanced softmax with stochastic weight averaging of the last epochs (Ren et al. 2020; Izmailov et al. 2018)"

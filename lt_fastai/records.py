@@ -34,6 +34,7 @@ def write_atomic(path,           # the file to write (its folder is created if n
 # %% ../nbs/11_records.ipynb #5d66770d
 RECORDED_PACKAGES = ('lt_fastai', 'torch', 'torchvision', 'fastai', 'timm', 'numpy', 'scikit-learn', 'optuna')
 
+# %% ../nbs/11_records.ipynb #a5441f03
 def run_versions(packages=RECORDED_PACKAGES # distribution names to record
                 ) -> dict:
     "The Python version, the platform and the installed version of each of `packages` (None when missing)"

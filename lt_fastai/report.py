@@ -122,6 +122,7 @@ def _embed(f, t, groups, multi, method, max_points, seed=0):
 _TABLES = ('per_class', 'calibration_groups', 'reliability', 'top_confusions', 'history', 'embedding')
 _FORMAT = 'lt_fastai.report'
 
+# %% ../nbs/44_report.ipynb #830df71a
 class LTReport:
     "Long-tail metrics, per-class table, calibration, confusions, history and embedding of `learn` on one split"
     def __init__(self,
@@ -338,6 +339,7 @@ def _plot_confidence(self:LTReport, ax=None):
     ax.legend(fontsize=8)
     return ax
 
+# %% ../nbs/44_report.ipynb #ea55fbef
 def _plot_reliability(self:LTReport, ax=None):
     "Reliability diagram of the split"
     return plot_reliability(self.reliability, ax=ax, title=f"reliability (ECE {self.calibration['ece']:.3f})")
@@ -410,6 +412,7 @@ def compare_runs(paths,                          # run folders, their metrics.js
     df.insert(0, 'rank', np.arange(1, len(df) + 1))
     return df
 
+# %% ../nbs/44_report.ipynb #2dfb1ff5
 def plot_compare(df:pd.DataFrame,    # from `compare_runs`
                  metric:str=None,    # the metric to draw (default: the one `df` is ranked by, i.e. the first metric column)
                  ax=None):

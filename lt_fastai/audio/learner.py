@@ -17,6 +17,7 @@ __all__ = ['AUDIO_ARCHS', 'lt_audio_learner']
 # %% ../../nbs/25_audio.learner.ipynb #0c0c11a3
 AUDIO_ARCHS = IMAGE_ARCHS   # spectrograms are read as images: lt_fastai's 2-D architectures, beside timm's
 
+# %% ../../nbs/25_audio.learner.ipynb #9c91e230
 @delegates(backbone_learner, but=['build', 'ndim', 'what', 'channel_dim', 'modality'])
 def lt_audio_learner(dls:DataLoaders,   # loaders of spectrograms (or recordings turned into spectrograms), [metadata], labels
                      arch='resnet18',   # a timm architecture (CNN or ViT), a name of `AUDIO_ARCHS`, or a module returning pooled features

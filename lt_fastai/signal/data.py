@@ -101,6 +101,7 @@ def _read_text_table(fn, sep=None):
         raise ValueError(f"{fn}: line {r + 1}, column {c + 2} is not a number ({df.iat[r, c + 1]!r})")
     return x[:, None, :], df.iloc[:, 0].to_numpy()
 
+# %% ../../nbs/28_signal.data.ipynb #59a90c85
 def read_signals(fn,                  # .npy, .npz, .h5/.hdf5, .mat, or a UCR-style text table (.txt, .tsv, .csv)
                  key:str=None,        # array name (npz, mat) or dataset path (h5, mat v7.3); None: the only one
                  label_key:str=None,  # name or path of the labels in the same file (npz, h5, mat)

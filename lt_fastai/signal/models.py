@@ -6,6 +6,7 @@ Docs: https://lt-fastai.github.io/lt_fastai/signal.models.html.md"""
 
 # %% ../../nbs/29_signal.models.ipynb #7dc81400
 from __future__ import annotations
+from fastcore.basics import patch
 import inspect, math, warnings
 from difflib import get_close_matches
 from functools import partial
@@ -30,6 +31,7 @@ def _check_int(v, name, minimum=1):
 
 NORMS = ('batch', 'group', 'layer', None)
 
+# %% ../../nbs/29_signal.models.ipynb #a32f0da0
 def norm1d(norm:str|None,  # 'batch', 'group' (GroupNorm, gcd(channels, 32) groups), 'layer' (GroupNorm, 1 group) or None
            channels:int    # channels C of the feature map
           ) -> nn.Module:
@@ -40,6 +42,7 @@ def norm1d(norm:str|None,  # 'batch', 'group' (GroupNorm, gcd(channels, 32) grou
     if norm is None or norm == 'none': return nn.Identity()
     raise ValueError(f"unknown norm {norm!r}: use 'batch', 'group', 'layer' or None")
 
+# %% ../../nbs/29_signal.models.ipynb #7cb52e5b
 def _check_norm(norm):
     if norm not in NORMS and norm != 'none': norm1d(norm, 1)   # raises the error
     return None if norm == 'none' else norm
@@ -76,6 +79,7 @@ class GlobalPool1d(nn.Module):
 
     def extra_repr(self): return repr(self.kind)
 
+# %% ../../nbs/29_signal.models.ipynb #2ae7b370
 def _features_of(m):
     "The feature size a backbone declares (`n_features`, `num_features` or timm's `head_hidden_size`), or None"
     for a in ('n_features', 'num_features', 'head_hidden_size'):
@@ -134,6 +138,7 @@ class BasicBlock1d(nn.Module):
         self.shortcut = nn.Identity() if stride == 1 and ni == nf else conv_norm_act(ni, nf, 1, stride, norm, act=False)
     def forward(self, x): return F.relu(self.convs(x) + self.shortcut(x))
 
+# %% ../../nbs/29_signal.models.ipynb #7ab13225
 class Bottleneck1d(nn.Module):
     "1×1 reduction, k-tap convolution, 1×1 expansion (×4), and a shortcut"
     expansion = 4
@@ -145,6 +150,7 @@ class Bottleneck1d(nn.Module):
         self.shortcut = nn.Identity() if stride == 1 and ni == no else conv_norm_act(ni, no, 1, stride, norm, act=False)
     def forward(self, x): return F.relu(self.convs(x) + self.shortcut(x))
 
+# %% ../../nbs/29_signal.models.ipynb #e7166bf1
 class ResNet1d(SignalBackbone):
     "1-D ResNet (He et al. 2016): a stem, four stages of residual blocks (stride 2 from the second), global pooling"
     configs = {10: (BasicBlock1d, (1, 1, 1, 1)), 18: (BasicBlock1d, (2, 2, 2, 2)),
@@ -184,6 +190,7 @@ class ResNet1d(SignalBackbone):
 
     def groups(self): return [list(self.stem.parameters())] + [list(s.parameters()) for s in self.stages]
 
+# %% ../../nbs/29_signal.models.ipynb #22f81896
 def resnet1d(n_in:int=2,      # input channels
              depth:int=18,    # 10, 18, 34 or 50
              width:int=64,    # channels of the first stage
@@ -207,6 +214,7 @@ class SqueezeExcite1d(nn.Module):
 
     def forward(self, x:Tensor) -> Tensor: return x * self.fc(x.mean(-1)).unsqueeze(-1)
 
+# %% ../../nbs/29_signal.models.ipynb #b66b6260
 class SECNN1d(SignalBackbone):
     "Fully convolutional network with squeeze-and-excitation after each block (Wang et al. 2017; Karim et al. 2019)"
     def __init__(self,
@@ -267,6 +275,7 @@ class TemporalConv1d(nn.Conv1d):
 
     def extra_repr(self): return super().extra_repr() + f", causal={self.causal}, weight_norm={self.weight_g is not None}"
 
+# %% ../../nbs/29_signal.models.ipynb #db17efbb
 class TemporalBlock(nn.Module):
     "Two dilated convolutions, each followed by [normalisation,] ReLU and dropout, and a residual connection"
     def __init__(self, ni:int, nf:int, ks:int, dilation:int, dropout:float=0.1, causal:bool=False,
@@ -279,6 +288,7 @@ class TemporalBlock(nn.Module):
 
     def forward(self, x:Tensor) -> Tensor: return F.relu(self.convs(x) + self.shortcut(x))
 
+# %% ../../nbs/29_signal.models.ipynb #e41762d8
 class TCN1d(SignalBackbone):
     "Temporal convolutional network (Bai et al. 2018): residual blocks of dilated convolutions, dilations 1, 2, 4, ..."
     def __init__(self,
@@ -310,6 +320,7 @@ class TCN1d(SignalBackbone):
 # %% ../../nbs/29_signal.models.ipynb #bf917590
 SPECTRAL_FEATURES = ('logpow', 'mag', 'phase')
 
+# %% ../../nbs/29_signal.models.ipynb #e65fb3c7
 class FreqCNN1d(SignalBackbone):
     "Spectral features of each channel (log-power, magnitude, phase as cos/sin), a CNN over frequency bins, band pooling"
     def __init__(self,
@@ -351,30 +362,36 @@ class FreqCNN1d(SignalBackbone):
         per = [n for f in self.features for n in (('cos', 'sin') if f == 'phase' else (f,))]
         return [f'{s} {p}' for s in sigs for p in per]
 
-    def spectrum(self, x:Tensor) -> Tensor:
-        "Spectral features (N, n_spec, bins): rfft of each channel (L//2+1 bins), or the centred FFT of I+jQ (L bins)"
-        x = self.check_input(x)
-        with torch.autocast(x.device.type, enabled=False):
-            x = x.float()
-            L = x.shape[-1]
-            if self.window: x = x * torch.hann_window(L, periodic=False, device=x.device, dtype=x.dtype)
-            if self.iq: X = torch.fft.fftshift(torch.fft.fft(torch.complex(x[:, 0::2], x[:, 1::2]), norm='ortho'), dim=-1)
-            else: X = torch.fft.rfft(x, norm='ortho')
-            pw = X.real ** 2 + X.imag ** 2
-            mag = (pw + self.eps ** 2).sqrt()
-            parts = []
-            for f in self.features:
-                if f == 'logpow': parts.append(torch.log(pw + self.eps)[:, :, None])
-                elif f == 'mag': parts.append(mag[:, :, None])
-                else: parts.append(torch.stack([X.real / mag, X.imag / mag], 2))
-            return torch.cat(parts, 2).flatten(1, 2)   # grouped by signal, as `spectral_names`
+# %% ../../nbs/29_signal.models.ipynb #fff549a1
+@patch
+def spectrum(self:FreqCNN1d, x:Tensor) -> Tensor:
+    "Spectral features (N, n_spec, bins): rfft of each channel (L//2+1 bins), or the centred FFT of I+jQ (L bins)"
+    x = self.check_input(x)
+    with torch.autocast(x.device.type, enabled=False):
+        x = x.float()
+        L = x.shape[-1]
+        if self.window: x = x * torch.hann_window(L, periodic=False, device=x.device, dtype=x.dtype)
+        if self.iq: X = torch.fft.fftshift(torch.fft.fft(torch.complex(x[:, 0::2], x[:, 1::2]), norm='ortho'), dim=-1)
+        else: X = torch.fft.rfft(x, norm='ortho')
+        pw = X.real ** 2 + X.imag ** 2
+        mag = (pw + self.eps ** 2).sqrt()
+        parts = []
+        for f in self.features:
+            if f == 'logpow': parts.append(torch.log(pw + self.eps)[:, :, None])
+            elif f == 'mag': parts.append(mag[:, :, None])
+            else: parts.append(torch.stack([X.real / mag, X.imag / mag], 2))
+        return torch.cat(parts, 2).flatten(1, 2)   # grouped by signal, as `spectral_names`
 
-    def forward(self, x:Tensor) -> Tensor:
-        return self.pool(self.blocks(self.input_norm(self.spectrum(x)))).flatten(1)
+# %% ../../nbs/29_signal.models.ipynb #25571b8f
+@patch
+def forward(self:FreqCNN1d, x:Tensor) -> Tensor:
+    return self.pool(self.blocks(self.input_norm(self.spectrum(x)))).flatten(1)
 
-    def groups(self):
-        return [list(self.input_norm.parameters()) + list(self.blocks[0].parameters())] + \
-               [list(b.parameters()) for b in self.blocks[1:]]
+# %% ../../nbs/29_signal.models.ipynb #6e2c750d
+@patch
+def groups(self:FreqCNN1d):
+    return [list(self.input_norm.parameters()) + list(self.blocks[0].parameters())] + \
+           [list(b.parameters()) for b in self.blocks[1:]]
 
 # %% ../../nbs/29_signal.models.ipynb #f7beb132
 SIGNAL_ARCHS = {
@@ -382,6 +399,7 @@ SIGNAL_ARCHS = {
     'resnet1d_34': partial(ResNet1d, depth=34), 'resnet1d_50': partial(ResNet1d, depth=50),
     'se_cnn': SECNN1d, 'tcn': TCN1d, 'freq': FreqCNN1d}
 
+# %% ../../nbs/29_signal.models.ipynb #3e9a3755
 def signal_backbone(arch,            # a name in `SIGNAL_ARCHS`, or a backbone module (returned as it is)
                     n_in:int=2,      # input channels
                     **kwargs         # arguments of the architecture (width, depth, norm...)
@@ -481,23 +499,29 @@ class SignalMoE(SignalBackbone):
             return torch.cat([x.mean(-1, keepdim=True), x.std(-1, keepdim=True).clamp_min(1e-6).log(),
                               (F.adaptive_avg_pool1d(pw, self.n_bands) + 1e-6).log()], -1).flatten(1)
 
-    def forward(self, x:Tensor) -> Tensor:
-        x = self.check_input(x)
-        z = torch.stack([p(e(x)) for e, p in zip(self.experts, self.proj)], 1)    # (N, n_experts, d)
-        probs = self.gate(z.flatten(1) if self.gate_on == 'features' else self.summary(x)).float().softmax(-1)
-        self.last_gate, self.aux_loss = probs.detach(), load_balance_loss(probs, self.balance)
-        return (probs.to(z.dtype).unsqueeze(-1) * z).sum(1)
+# %% ../../nbs/29_signal.models.ipynb #7ee61b7f
+@patch
+def forward(self:SignalMoE, x:Tensor) -> Tensor:
+    x = self.check_input(x)
+    z = torch.stack([p(e(x)) for e, p in zip(self.experts, self.proj)], 1)    # (N, n_experts, d)
+    probs = self.gate(z.flatten(1) if self.gate_on == 'features' else self.summary(x)).float().softmax(-1)
+    self.last_gate, self.aux_loss = probs.detach(), load_balance_loss(probs, self.balance)
+    return (probs.to(z.dtype).unsqueeze(-1) * z).sum(1)
 
-    def __getstate__(self):
-        # copies and pickles keep the last auxiliary loss as a value: a tensor inside a graph cannot be deep-copied
-        state = self.__dict__.copy()
-        if isinstance(state.get('aux_loss'), Tensor): state['aux_loss'] = state['aux_loss'].detach()
-        return state
+# %% ../../nbs/29_signal.models.ipynb #74c804b1
+@patch
+def __getstate__(self:SignalMoE):
+    # copies and pickles keep the last auxiliary loss as a value: a tensor inside a graph cannot be deep-copied
+    state = self.__dict__.copy()
+    if isinstance(state.get('aux_loss'), Tensor): state['aux_loss'] = state['aux_loss'].detach()
+    return state
 
-    def groups(self):
-        "One group per expert, then the projections and the gate"
-        return [list(e.parameters()) for e in self.experts] + [list(self.proj.parameters()) + list(self.gate.parameters())]
+@patch
+def groups(self:SignalMoE):
+    "One group per expert, then the projections and the gate"
+    return [list(e.parameters()) for e in self.experts] + [list(self.proj.parameters()) + list(self.gate.parameters())]
 
+# %% ../../nbs/29_signal.models.ipynb #c0e57df9
 SIGNAL_ARCHS['moe'] = SignalMoE
 
 # %% ../../nbs/29_signal.models.ipynb #d3a35d38
@@ -505,6 +529,7 @@ def aux_loss_modules(model:nn.Module) -> list[nn.Module]:
     "The modules of `model` that carry an auxiliary loss (an `aux_loss` attribute), such as `SignalMoE`"
     return [m for m in model.modules() if 'aux_loss' in vars(m)]
 
+# %% ../../nbs/29_signal.models.ipynb #1b71509f
 class LoadBalanceLoss(Callback):
     "Add `weight` × the `aux_loss` of every module that has one to the loss that is back-propagated in training"
     order = 5   # before GradientAccumulation (6) divides `loss_grad` and MixedPrecision (10) scales it

@@ -156,6 +156,7 @@ def _npy(fn):
     if a.shape[0] == 0: raise ValueError(f"{fn}: the frame array has no frames")
     return a
 
+# %% ../../nbs/33_video.data.ipynb #ede59ef8
 def video_info(src,            # a video file, a .npy frame array (T, H, W[, C]), or a folder of frame images
                fps:float=None  # frame rate of frame arrays and folders (video files know theirs)
               ) -> VideoInfo:
@@ -244,6 +245,7 @@ def _decode(fn, want, size, info):
             raise ValueError(f"{fn}: cannot decode frame {want[j]} ({e}): the video is corrupt") from None
     return out
 
+# %% ../../nbs/33_video.data.ipynb #9f619da4
 def read_clip(src,                # a video file, a .npy frame array (T, H, W[, C]) uint8, or a folder of frame images
               idx,                # frame indices (from `clip_indices`; -1: a zero frame)
               size=None,          # (height, width) to resize every frame to (default: as stored)
@@ -661,6 +663,7 @@ def from_folder(cls:LTVideoDataLoaders,
     if not clips: raise ValueError(f"no clips under {path} (video files {', '.join(VIDEO_EXTS)}, .npy frame arrays or frame folders)")
     labels = frame_labels(clips, SidecarEvents(events_suffix), vocab=a['vocab'], fps=a['kwargs'].get('fps'), time_offset=time_offset)
     return _frame_level(cls, clips, labels, clips, a)
+
 _with_additions(LTVideoDataLoaders.from_folder.__func__, _shared_from_folder)
 
 # %% ../../nbs/33_video.data.ipynb #e0af4ba4
@@ -690,4 +693,5 @@ def from_df(cls:LTVideoDataLoaders,
         ev = ev.copy(); ev[fcol] = [get_x(pd.Series({fcol: f})) for f in ev[fcol]]
     labels = frame_labels(sources, ev, vocab=a['vocab'], fps=a['kwargs'].get('fps'), time_offset=time_offset, fn_col=fcol, key=get_x)
     return _frame_level(cls, sources, labels, df, a, get_x=get_x)
+
 _with_additions(LTVideoDataLoaders.from_df.__func__, _shared_from_df)

@@ -6,6 +6,7 @@ Docs: https://lt-fastai.github.io/lt_fastai/video.models.html.md"""
 
 # %% ../../nbs/34_video.models.ipynb #56ea86c4
 from __future__ import annotations
+from fastcore.basics import patch
 import inspect
 from difflib import get_close_matches
 import numpy as np
@@ -168,6 +169,7 @@ def _tuple(v, n, name):
     if t is None or len(t) != n: raise ValueError(f"{name} must be an int or {n} ints, got {v!r}")
     return tuple(_check_int(o, name) for o in t)
 
+# %% ../../nbs/34_video.models.ipynb #ae13b696
 class SpaceTimeTransformer(nn.Module):
     "Factorised space-time transformer (ViViT's factorised encoder): tubelet embedding, spatial then temporal encoder"
     def __init__(self,
@@ -218,30 +220,37 @@ class SpaceTimeTransformer(nn.Module):
                              f"{tuple(x.shape)}: {'; '.join(why)}")
         return x
 
-    def forward(self, x:Tensor) -> Tensor:
-        x = self.check_input(x)
-        B, (Tp, gh, gw) = len(x), self.grid
-        z = self.embed(x.transpose(1, 2))                                  # (B, dim, T', H/h, W/w)
-        z = z.permute(0, 2, 3, 4, 1).reshape(B * Tp, gh * gw, -1)           # the tokens of each time step
-        if self.cls_token is not None: z = torch.cat([self.cls_token.expand(len(z), -1, -1), z], 1)
-        z = self.spatial(z + self.spatial_pos)
-        z = (z[:, 0] if self.cls_token is not None else z.mean(1)).reshape(B, Tp, -1)
-        z = self.temporal(z + self.temporal_pos)                          # (B, T', dim)
-        return z.repeat_interleave(self.tubelet[0], dim=1) if self.frame_level else z.mean(1)
+# %% ../../nbs/34_video.models.ipynb #85390404
+@patch
+def forward(self:SpaceTimeTransformer, x:Tensor) -> Tensor:
+    x = self.check_input(x)
+    B, (Tp, gh, gw) = len(x), self.grid
+    z = self.embed(x.transpose(1, 2))                                  # (B, dim, T', H/h, W/w)
+    z = z.permute(0, 2, 3, 4, 1).reshape(B * Tp, gh * gw, -1)           # the tokens of each time step
+    if self.cls_token is not None: z = torch.cat([self.cls_token.expand(len(z), -1, -1), z], 1)
+    z = self.spatial(z + self.spatial_pos)
+    z = (z[:, 0] if self.cls_token is not None else z.mean(1)).reshape(B, Tp, -1)
+    z = self.temporal(z + self.temporal_pos)                          # (B, T', dim)
+    return z.repeat_interleave(self.tubelet[0], dim=1) if self.frame_level else z.mean(1)
 
-    def groups(self) -> list[list[nn.Parameter]]:
-        "Parameter groups: the tubelet embedding and spatial encoder, then the temporal encoder"
-        first = [self.embed, self.spatial] + ([] if self.cls_token is None else [self.cls_token])
-        params = [p for o in first for p in ([o] if isinstance(o, nn.Parameter) else o.parameters())]
-        return [params + [self.spatial_pos], [self.temporal_pos, *self.temporal.parameters()]]
+# %% ../../nbs/34_video.models.ipynb #e39e4bee
+@patch
+def groups(self:SpaceTimeTransformer) -> list[list[nn.Parameter]]:
+    "Parameter groups: the tubelet embedding and spatial encoder, then the temporal encoder"
+    first = [self.embed, self.spatial] + ([] if self.cls_token is None else [self.cls_token])
+    params = [p for o in first for p in ([o] if isinstance(o, nn.Parameter) else o.parameters())]
+    return [params + [self.spatial_pos], [self.temporal_pos, *self.temporal.parameters()]]
 
-    def extra_repr(self):
-        return (f"n_in={self.n_in}, img_size={self.img_size}, n_frames={self.n_frames}, tubelet={self.tubelet}, "
-                f"grid={self.grid}, frame_level={self.frame_level}, pool={self.pool!r}")
+# %% ../../nbs/34_video.models.ipynb #f48fe247
+@patch
+def extra_repr(self:SpaceTimeTransformer):
+    return (f"n_in={self.n_in}, img_size={self.img_size}, n_frames={self.n_frames}, tubelet={self.tubelet}, "
+            f"grid={self.grid}, frame_level={self.frame_level}, pool={self.pool!r}")
 
 # %% ../../nbs/34_video.models.ipynb #30b080a1
 VIDEO_TEMPORALS = ('mean', 'max', 'attention', 'transformer')
 
+# %% ../../nbs/34_video.models.ipynb #b92a8b94
 def _check_temporal(temporal):
     if temporal not in VIDEO_TEMPORALS:
         raise ValueError(f"unknown temporal {temporal!r}: use one of {VIDEO_TEMPORALS}")
@@ -286,8 +295,10 @@ class VideoBackbone(nn.Module):
     def extra_repr(self):
         return f"temporal={self.temporal_kind!r}, frame_level={self.frame_level}, n_features={self.n_features}"
 
+# %% ../../nbs/34_video.models.ipynb #5f145ad6
 VIDEO_ARCHS = {'spacetime': SpaceTimeTransformer}
 
+# %% ../../nbs/34_video.models.ipynb #3fb291dd
 def video_backbone(arch='resnet18',          # a timm architecture (one encoder per frame), a name in `VIDEO_ARCHS`, or a frame backbone module
                    n_in:int=3,               # channels C of the frames
                    frame_level:bool=False,   # features per frame (B, T, F) instead of per clip (B, F)

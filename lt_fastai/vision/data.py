@@ -94,7 +94,6 @@ class ImageReader:
 
     def __repr__(self): return f"ImageReader(mode={self.mode!r}, convert={self.convert}, size={self.size})"
 
-
 # %% ../../nbs/21_vision.data.ipynb #d61ee3d4
 def LTImageBlock(mode:str='RGB',   # 'RGB' or 'L'
                  convert=('L',),   # other PIL modes accepted and converted to `mode`
