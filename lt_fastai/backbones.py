@@ -22,7 +22,7 @@ from .heads import find_classifier
 # %% auto #0
 __all__ = ['IMAGE_ARCHS', 'timm_group_names', 'timm_splitter', 'ChannelAttention', 'SpatialAttention', 'CBAM', 'timm_stages',
            'add_cbam', 'PretrainedWeightsError', 'needs_img_size', 'lt_timm_model', 'load_weights', 'SmallCNN',
-           'make_backbone', 'load_pretrained', 'image_backbone']
+           'feature_size', 'make_backbone', 'load_pretrained', 'image_backbone']
 
 # %% ../nbs/04_backbones.ipynb #f3a1e930
 def _find_timm_model(model):
@@ -358,6 +358,14 @@ class SmallCNN(nn.Sequential):
         super().__init__(*block(n_in, width), *block(width, 2 * width), *block(2 * width, 2 * width),
                          nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.n_features = 2 * width
+
+# %% ../nbs/04_backbones.ipynb #05ab4855
+def feature_size(m:nn.Module) -> int|None:
+    "The number of features the backbone `m` declares it returns, or None when it declares none"
+    for a in ('n_features', 'head_hidden_size', 'num_features', 'n_out', 'out_features'):
+        n = getattr(m, a, None)
+        if isinstance(n, (int, np.integer)) and not isinstance(n, bool): return int(n)
+    return None
 
 # %% ../nbs/04_backbones.ipynb #d95369dc
 IMAGE_ARCHS = {'small_cnn': SmallCNN}   # lt_fastai's own 2-D architectures (images, spectrograms), beside timm's

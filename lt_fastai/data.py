@@ -606,6 +606,7 @@ def lt_datablock(x_block,              # the modality's input block
                  cont_names=(),        # continuous metadata columns (`ContBlock`)
                  item_tfms=None,       # item transforms
                  batch_tfms=None,      # batch transforms
+                 augment=None,         # training-only batch transforms (e.g. `aug_transforms()`, `spec_augment()`)
                  y_block=None          # a target block of the modality's own (e.g. frame-level targets)
                 ) -> DataBlock:
     "A DataBlock of (input, [categorical codes], [continuous values]) -> label(s), the one every modality builds"
@@ -616,7 +617,7 @@ def lt_datablock(x_block,              # the modality's input block
                                               else CategoryBlock(vocab=vocab))
     getters = [get_x or noop] + [noop] * len(meta) + [get_y]
     return DataBlock(blocks=(x_block, *meta, yb), getters=getters, get_items=get_items, splitter=splitter,
-                     n_inp=1 + len(meta), item_tfms=list(L(item_tfms)), batch_tfms=list(L(batch_tfms)))
+                     n_inp=1 + len(meta), item_tfms=list(L(item_tfms)), batch_tfms=list(L(batch_tfms)) + list(L(augment)))
 
 # %% ../nbs/01_data.ipynb #76ce5c98
 _BUILT_ARGS = ('get_items', 'get_x', 'get_y', 'splitter', 'multilabel', 'encoded', 'vocab', 'cat_names', 'cont_names')

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn, Tensor
 from .data import metadata_info
-from .backbones import timm_splitter
+from .backbones import timm_splitter, feature_size
 
 # %% auto #0
 __all__ = ['MetadataMLP', 'GatedFusion', 'FusionModel', 'fusion_splitter', 'input_stats', 'lt_model']
@@ -107,13 +107,10 @@ class GatedFusion(nn.Module):
 
 # %% ../nbs/05_models.ipynb #d595752d
 def _n_features(backbone):
-    "Size of the pooled features of `backbone` (timm's `head_hidden_size`/`num_features`, or `n_out`/`out_features`)"
-    # timm: `head_hidden_size` is what a model created with num_classes=0 returns; it differs from `num_features`
-    # for models with a pre-logits layer (MobileNetV3, LCNet)
-    for a in ('head_hidden_size', 'num_features', 'n_features', 'n_out', 'out_features'):
-        n = getattr(backbone, a, None)
-        if isinstance(n, (int, np.integer)): return int(n)
-    raise ValueError(f"cannot tell how many features {type(backbone).__name__} returns: pass `n_features`")
+    "Size of the pooled features of `backbone` (see `feature_size`); an error when it declares none"
+    n = feature_size(backbone)
+    if n is None: raise ValueError(f"cannot tell how many features {type(backbone).__name__} returns: pass `n_features`")
+    return n
 
 # %% ../nbs/05_models.ipynb #71d20c01
 class FusionModel(nn.Module):

@@ -107,11 +107,11 @@ def test_the_learners_share_their_signatures():
 def test_the_blocks_and_builders_follow_the_pattern():
     from lt_fastai.modalities import MODALITIES
     from lt_fastai.data import lt_datablock
-    shared = [k for k in _params(lt_datablock) if k not in ('x_block', 'y_block')]
+    shared = {k: v for k, v in _params(lt_datablock).items() if k not in ('x_block', 'y_block')}
     for m in MODALITIES.values():
         mod = m.load()
-        builder = getattr(mod, m.datablock)
-        assert list(_params(builder))[:len(shared)] == shared, m.datablock
+        builder, own = getattr(mod, m.datablock), _params(getattr(mod, m.datablock))
+        assert all(k in own and own[k] == v for k, v in shared.items()), m.datablock
         assert callable(getattr(mod, m.block)) and getattr(mod, m.dataloaders)._datablock is builder
 
 def test_no_module_imports_a_private_name_from_another():

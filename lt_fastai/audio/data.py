@@ -365,8 +365,8 @@ def load_spec_dict(fn                     # a .npy file holding a pickled dict (
                      "read a single spectrogram with `SpecBlock` and the file's path")
 
 # %% ../../nbs/24_audio.data.ipynb #cb716861
-def _spec_tfms(is_audio, sr, mel, normalize, augment, batch_tfms):
-    "Batch transforms from waveforms or spectrograms to normalised (and, in training, augmented) spectrograms"
+def _spec_tfms(is_audio, sr, mel, normalize):
+    "Batch transforms from waveforms or spectrograms to normalised spectrograms"
     tfms = []
     if is_audio:
         mel = ifnone(mel, MelSpectrogram(sr=sr))
@@ -376,34 +376,24 @@ def _spec_tfms(is_audio, sr, mel, normalize, augment, batch_tfms):
     elif mel is not None: raise ValueError("`mel` applies to audio inputs; these are precomputed spectrograms")
     if normalize is True: tfms.append(NormalizeSpec())
     elif normalize: tfms.append(normalize)
-    return tfms + list(L(augment)) + list(L(batch_tfms))
+    return tfms
 
-def lt_audio_datablock(get_items=None,         # function returning the items; None: the source is the items
-                       get_x=None,             # item -> audio file, .npy file or key of `specs`
-                       get_y=None,             # item -> label, list of labels, or multi-hot row (`encoded`)
-                       splitter=None,          # item list -> (train, valid) indices
-                       multilabel:bool=False,  # targets are label lists or multi-hot rows
-                       encoded:bool=False,     # multi-label targets are already multi-hot
-                       vocab=None,             # class names
-                       cat_names=(),           # categorical metadata columns of DataFrame items
-                       cont_names=(),          # continuous metadata columns
-                       item_tfms=None,         # item transforms
-                       batch_tfms=None,        # further batch transforms
-                       augment=None,           # training-only batch transforms, e.g. `spec_augment()`
-                       sr:int=16000,           # sample rate recordings are resampled to
+@delegates(lt_datablock, but=['x_block', 'y_block'])
+def lt_audio_datablock(sr:int=16000,           # sample rate recordings are resampled to
                        duration:float=1.0,     # seconds per recording (cropped or zero-padded)
                        crop:str='start',       # part of longer recordings (or spectrograms) kept: 'start' or 'center'
                        spectrograms:bool=False,# the items are precomputed spectrograms (.npy files) instead of recordings
                        specs:dict=None,        # or a dictionary of precomputed spectrograms, the items being its keys
                        n_frames:int=None,      # frames per precomputed spectrogram (cropped or padded)
                        mel=None,               # `MelSpectrogram` for recordings (default: one at `sr`)
-                       normalize=True          # True: `NormalizeSpec()` (training-batch statistics), a `NormalizeSpec`, or False
+                       normalize=True,         # True: `NormalizeSpec()` (training-batch statistics), a `NormalizeSpec`, or False
+                       **kwargs                # the arguments of every builder (`lt_datablock`): get_x, get_y, splitter, multilabel, ...
                       ) -> DataBlock:
     "A DataBlock of (spectrogram, [categorical codes], [continuous values]) -> label(s), from recordings or spectrograms"
     is_audio = not spectrograms and specs is None
     x_block = LTAudioBlock(sr, duration, crop=crop) if is_audio else SpecBlock(specs, n_frames, crop=crop)
-    return lt_datablock(x_block, get_items, get_x, get_y, splitter, multilabel, encoded, vocab, cat_names, cont_names,
-                        item_tfms, _spec_tfms(is_audio, sr, mel, normalize, augment, batch_tfms))
+    kwargs['batch_tfms'] = _spec_tfms(is_audio, sr, mel, normalize) + list(L(kwargs.get('batch_tfms')))
+    return lt_datablock(x_block, **kwargs)
 
 # %% ../../nbs/24_audio.data.ipynb #5a513268
 class LTAudioDataLoaders(LTDataLoaders):
@@ -438,7 +428,7 @@ class LTAudioDataLoaders(LTDataLoaders):
 
     @classmethod
     def _array_tfms(cls, x, sr:int=16000, mel=None, normalize=True, augment=None) -> list:
-        return _spec_tfms(isinstance(x, TensorAudio), sr, mel, normalize, augment, None)
+        return _spec_tfms(isinstance(x, TensorAudio), sr, mel, normalize) + list(L(augment))
 
 # %% ../../nbs/24_audio.data.ipynb #bb5fdc23
 @dispatch

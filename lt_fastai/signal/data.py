@@ -385,35 +385,25 @@ def signal_augment(shift=0.1,            # `RandomShift` (None: off)
     return out
 
 # %% ../../nbs/28_signal.data.ipynb #790110af
-def _signal_tfms(length, normalize, augment, batch_tfms=None, crop=True):
+def _signal_tfms(length, normalize, augment=None, crop=True):
     "Batch transforms: crop or pad to `length` (if `crop`), the training augmentations, the per-item standardisation"
     tfms = [CropPad1d(length)] if (length is not None and crop) else []
     tfms += list(L(augment))
     if normalize is True: tfms.append(NormalizeSignal())
     elif normalize: tfms.append(normalize)
-    return tfms + list(L(batch_tfms))
+    return tfms
 
-def lt_signal_datablock(get_items=None,       # function returning the items; None: the source is the items
-                        get_x=None,           # item -> file, index or array (default: the item itself)
-                        get_y=None,           # item -> label, list of labels, or multi-hot row (`encoded`)
-                        splitter=None,        # item list -> (train, valid) indices
-                        multilabel:bool=False,# targets are label lists or multi-hot rows
-                        encoded:bool=False,   # multi-label targets are already multi-hot
-                        vocab=None,           # class names
-                        cat_names=(),         # categorical metadata columns of DataFrame items
-                        cont_names=(),        # continuous metadata columns
-                        item_tfms=None,       # more item transforms
-                        batch_tfms=None,      # further batch transforms
-                        augment=None,         # training-only batch transforms, e.g. `signal_augment()`
-                        key:str=None,         # array name or dataset path inside each file
+@delegates(lt_datablock, but=['x_block', 'y_block'])
+def lt_signal_datablock(key:str=None,         # array name or dataset path inside each file
                         source:IndexedSignals=None, # the file integer items index into
                         length:int=None,      # crop (random in training, centre in validation) or pad every signal to this
                         normalize=True,       # per-item standardisation (`NormalizeSignal`), a transform, or False
-                        channels_last:bool=False # files store (length, channels)
+                        channels_last:bool=False, # files store (length, channels)
+                        **kwargs              # the arguments of every builder (`lt_datablock`): get_x, get_y, splitter, multilabel, ...
                        ) -> DataBlock:
     "A DataBlock of (signal, [categorical codes], [continuous values]) -> label(s), read item by item"
-    return lt_datablock(LTSignalBlock(key, source, length, channels_last), get_items, get_x, get_y, splitter, multilabel,
-                        encoded, vocab, cat_names, cont_names, item_tfms, _signal_tfms(None, normalize, augment, batch_tfms))
+    kwargs['batch_tfms'] = _signal_tfms(None, normalize) + list(L(kwargs.get('batch_tfms')))
+    return lt_datablock(LTSignalBlock(key, source, length, channels_last), **kwargs)
 
 # %% ../../nbs/28_signal.data.ipynb #0245cb22
 class LTSignalDataLoaders(LTDataLoaders):

@@ -16,6 +16,7 @@ from torch import nn, Tensor
 import torch.nn.functional as F
 from fastai.callback.core import Callback
 from ..models import fusion_splitter
+from ..backbones import feature_size
 
 # %% auto #0
 __all__ = ['NORMS', 'SPECTRAL_FEATURES', 'SIGNAL_ARCHS', 'norm1d', 'conv_norm_act', 'GlobalPool1d', 'SignalBackbone',
@@ -80,13 +81,6 @@ class GlobalPool1d(nn.Module):
     def extra_repr(self): return repr(self.kind)
 
 # %% ../../nbs/29_signal.models.ipynb #2ae7b370
-def _features_of(m):
-    "The feature size a backbone declares (`n_features`, `num_features` or timm's `head_hidden_size`), or None"
-    for a in ('n_features', 'num_features', 'head_hidden_size'):
-        n = getattr(m, a, None)
-        if isinstance(n, (int, np.integer)) and not isinstance(n, bool): return int(n)
-    return None
-
 class SignalBackbone(nn.Module):
     "Base class of the 1-D backbones: signals (N, n_in, L) to pooled features (N, n_features)"
     min_len = 8   # shortest signal accepted
@@ -407,7 +401,7 @@ def signal_backbone(arch,            # a name in `SIGNAL_ARCHS`, or a backbone m
     "A 1-D backbone (N, n_in, L) -> (N, n_features) built from its name, or `arch` itself if it is a module"
     if isinstance(arch, nn.Module):
         if kwargs: raise TypeError(f"the arguments {sorted(kwargs)} are for building a named architecture, not for a module")
-        if _features_of(arch) is None:
+        if feature_size(arch) is None:
             raise ValueError(f"the backbone {type(arch).__name__} must tell its feature size with an int attribute "
                              "`n_features` (or `num_features`)")
         return arch
@@ -477,7 +471,7 @@ class SignalMoE(SignalBackbone):
                 mods.append(e)
         self.experts = nn.ModuleList(mods)
         self.expert_names = [e if isinstance(e, str) else type(e).__name__ for e in experts]
-        self.proj = nn.ModuleList([nn.Linear(_features_of(e), d) for e in mods])
+        self.proj = nn.ModuleList([nn.Linear(feature_size(e), d) for e in mods])
         self.min_len = max(getattr(e, 'min_len', 1) for e in mods)
         self.gate_on, self.balance, self.n_bands, self.d = gate_on, balance, n_bands, d
         n_e = len(mods)

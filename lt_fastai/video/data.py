@@ -518,29 +518,18 @@ def show_batch(x:TensorClip, y, samples, ctxs=None, max_n=6, nrows=None, ncols=1
     return ctxs
 
 # %% ../../nbs/33_video.data.ipynb #e10e8134
-def lt_video_datablock(get_items=None,        # function returning the items; None: the source is the items
-                       get_x=None,            # item -> video file, frame array or frame folder (default: the item itself)
-                       get_y=None,            # item -> label(s); a `FrameLabels` for frame-level targets
-                       splitter=None,         # item list -> (train, valid) indices
-                       multilabel:bool=False, # clip-level targets are label lists or multi-hot rows
-                       encoded:bool=False,    # clip-level multi-label targets are already multi-hot
-                       vocab=None,            # class names of clip-level targets
-                       cat_names=(),          # categorical metadata columns of DataFrame items
-                       cont_names=(),         # continuous metadata columns
-                       item_tfms=None,        # more item transforms
-                       batch_tfms=None,       # further batch transforms
-                       augment=None,          # training-only batch transforms, e.g. `clip_augment()`
-                       n_frames:int=8,        # frames per clip
+@delegates(lt_datablock, but=['x_block', 'y_block'])
+def lt_video_datablock(n_frames:int=8,        # frames per clip
                        sampling:str='window', # 'window' (random start in training, centred in validation) or 'uniform'
                        stride:int=1,          # step between the frames of a window
                        size=None,             # (height, width) or an int: frames are resized while decoding
                        pad:str='repeat',      # a clip longer than its video: 'repeat', 'zeros' or 'error'
-                       fps:float=None         # frame rate of frame arrays and folders (video files know theirs)
+                       fps:float=None,        # frame rate of frame arrays and folders (video files know theirs)
+                       **kwargs               # the arguments of every builder (`lt_datablock`); `get_y` a `FrameLabels` for frame-level targets
                       ) -> DataBlock:
     "A DataBlock of (clip, [categorical codes], [continuous values]) -> clip label(s) or frame-level targets"
-    return lt_datablock(LTVideoBlock(n_frames, sampling, stride, size, pad, fps), get_items, get_x, get_y, splitter,
-                        multilabel, encoded, vocab, cat_names, cont_names, item_tfms, list(L(augment)) + list(L(batch_tfms)),
-                        y_block=FrameTargetBlock() if isinstance(get_y, FrameLabels) else None)
+    frames = FrameTargetBlock() if isinstance(kwargs.get('get_y'), FrameLabels) else None
+    return lt_datablock(LTVideoBlock(n_frames, sampling, stride, size, pad, fps), y_block=frames, **kwargs)
 
 # %% ../../nbs/33_video.data.ipynb #39eb578e
 def _is_clip(p:Path) -> bool:

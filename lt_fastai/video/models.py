@@ -15,6 +15,7 @@ import torch
 from torch import nn, Tensor
 from ..backbones import lt_timm_model, timm_splitter
 from ..models import fusion_splitter
+from ..backbones import feature_size
 
 # %% auto #0
 __all__ = ['VIDEO_TEMPORALS', 'VIDEO_ARCHS', 'FrameEncoder', 'TemporalPool', 'TemporalTransformer', 'SpaceTimeTransformer',
@@ -30,13 +31,6 @@ def _check_p(p):
     if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
         raise ValueError(f"the dropout p must lie in [0, 1), got {p!r}")
     return float(p)
-
-def _features_of(m):
-    "The feature size a backbone declares (`n_features`, timm's `head_hidden_size` or `num_features`), or None"
-    for a in ('n_features', 'head_hidden_size', 'num_features'):
-        n = getattr(m, a, None)
-        if isinstance(n, (int, np.integer)) and not isinstance(n, bool): return int(n)
-    return None
 
 def _check_clips(x, who:str, n_in:int=None) -> Tensor:
     "`x` as a plain tensor, after checking that it is a batch of clips (B, T, C, H, W), with C = `n_in` if given"
@@ -61,7 +55,7 @@ class FrameEncoder(nn.Module):
         super().__init__()
         if not isinstance(backbone, nn.Module):
             raise TypeError(f"backbone must be an nn.Module mapping frames (N, C, H, W) to (N, F), got {type(backbone).__name__}")
-        n = _features_of(backbone) if n_features is None else _check_int(n_features, 'n_features')
+        n = feature_size(backbone) if n_features is None else _check_int(n_features, 'n_features')
         if n is None:
             raise ValueError(f"cannot tell how many features {type(backbone).__name__} returns: pass `n_features`, "
                              "or give it an int attribute `n_features`")

@@ -6,6 +6,7 @@ Docs: https://lt-fastai.github.io/lt_fastai/vision.data.html.md"""
 
 # %% ../../nbs/21_vision.data.ipynb #fabd7456
 from __future__ import annotations
+from fastcore.meta import delegates
 from collections import Counter
 from pathlib import Path
 import numpy as np
@@ -150,32 +151,21 @@ def _size_tfms(size, method, crop, crop_mode):
         return [RandomCrop(_hw(crop, 'crop')) if crop_mode == 'random' else CropPad(_hw(crop, 'crop'))]
     return []
 
-def lt_image_datablock(get_items=None,       # function returning the items (e.g. `get_image_files`); None: the source is the items
-                       get_x=None,           # item -> image path
-                       get_y=None,           # item -> label (single), list of labels, or multi-hot row (`encoded`)
-                       splitter=None,        # item list -> (train, valid) indices
-                       multilabel:bool=False,# targets are label lists or multi-hot rows
-                       encoded:bool=False,   # multi-label targets are already multi-hot (one column per label)
-                       vocab=None,           # class names (required with `encoded`)
-                       cat_names=(),         # categorical metadata columns of DataFrame items
-                       cont_names=(),        # continuous metadata columns
-                       item_tfms=None,       # more item transforms, after the size ones
-                       batch_tfms=None,      # more batch transforms
-                       augment=None,         # training-only batch transforms, e.g. `aug_transforms()`
-                       mode:str='RGB',       # image mode: 'RGB' or 'L'
+@delegates(lt_datablock, but=['x_block', 'y_block'])
+def lt_image_datablock(mode:str='RGB',       # image mode: 'RGB' or 'L'
                        convert=('L',),       # other PIL modes accepted and converted to `mode`
                        full_size=None,       # full resolution: the (height, width) every image must have
                        size=None,            # resize to (height, width) (or an int)
                        method:str='crop',    # fastai `Resize` method: 'crop', 'squish' or 'pad'
                        crop=None,            # crop to (height, width) at full resolution instead
-                       crop_mode:str='random' # 'random' (random training windows, centre for validation) or 'center'
+                       crop_mode:str='random', # 'random' (random training windows, centre for validation) or 'center'
+                       **kwargs              # the arguments of every builder (`lt_datablock`): get_x, get_y, splitter, multilabel, ...
                       ) -> DataBlock:
     "A DataBlock of strictly read images and single- or multi-label targets, at full resolution, resized or cropped"
     if full_size is not None and (size is not None or crop is not None):
         raise ValueError("full_size is for images used at full resolution: drop it when resizing or cropping")
-    return lt_datablock(LTImageBlock(mode, convert, full_size), get_items, get_x, get_y, splitter, multilabel, encoded,
-                        vocab, cat_names, cont_names, item_tfms=_size_tfms(size, method, crop, crop_mode) + list(L(item_tfms)),
-                        batch_tfms=list(L(augment)) + list(L(batch_tfms)))
+    kwargs['item_tfms'] = _size_tfms(size, method, crop, crop_mode) + list(L(kwargs.get('item_tfms')))
+    return lt_datablock(LTImageBlock(mode, convert, full_size), **kwargs)
 
 # %% ../../nbs/21_vision.data.ipynb #f2874b85
 class LTImageDataLoaders(LTDataLoaders):
