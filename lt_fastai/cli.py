@@ -6,7 +6,7 @@ Docs: https://lt-fastai.github.io/lt_fastai/cli.html.md"""
 
 # %% ../nbs/46_cli.ipynb #b7c9f383
 from __future__ import annotations
-import argparse, json, math, shutil, sys, tempfile, time
+import argparse, json, math, os, shutil, sys, tempfile, time
 from datetime import datetime, timezone
 from pathlib import Path
 from .records import write_atomic, run_versions
@@ -192,8 +192,7 @@ def _quiet_imports():
 
 # %% ../nbs/46_cli.ipynb #bb4f9129
 def _write_plot(res, path:Path):
-    import io, matplotlib
-    matplotlib.use('Agg')
+    import io
     import matplotlib.pyplot as plt
     fig, buf = plot_demo(res), io.BytesIO()
     fig.savefig(buf, dpi=110, format='png'); plt.close(fig)
@@ -257,10 +256,9 @@ def _compare(a) -> int:
     df = compare_runs(a.runs, metric=a.metric, split=a.split)
     print(df.to_string(float_format=lambda v: f"{v:.3f}"))
     if a.plot:
-        import matplotlib
-        matplotlib.use('Agg')
-        ax = plot_compare(df, a.metric)
-        (ax.figure if hasattr(ax, 'figure') else ax).savefig(a.plot, dpi=100, bbox_inches='tight')
+        import matplotlib.pyplot as plt
+        fig = plot_compare(df, a.metric).figure
+        fig.savefig(a.plot, dpi=100, bbox_inches='tight'); plt.close(fig)
         print(f"Wrote {a.plot}")
     return 0
 
@@ -326,6 +324,7 @@ def _experiment_command(a) -> int:
 # %% ../nbs/46_cli.ipynb #5be43570
 def main(argv=None) -> int:
     "Entry point of the `lt-fastai` console script"
+    if argv is None: os.environ.setdefault('MPLBACKEND', 'Agg')   # the console script draws to files only
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
     if args.command == 'recipes':

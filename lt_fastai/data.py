@@ -31,8 +31,8 @@ __all__ = ['SAMPLING_ALPHAS', 'stratified_split', 'StratifiedSplitter', 'multila
            'stratified_kfold', 'class_sampling_probs', 'oversampling_factors', 'progressive_alpha', 'sampling_weights',
            'WeightedSampling', 'WeightedTfmdDL', 'TensorItems', 'InMemoryDL', 'check_loader_kwargs', 'TensorMeta',
            'show_channels', 'EncodeCats', 'EncodeConts', 'CatBlock', 'ContBlock', 'metadata_info', 'metadata_blocks',
-           'ColOrItem', 'df_column', 'df_labels', 'check_split_args', 'check_classes', 'lt_datablock', 'LTDataLoaders',
-           'in_memory_dls']
+           'ColOrItem', 'df_column', 'df_labels', 'check_split_args', 'check_classes', 'check_files', 'lt_datablock',
+           'LTDataLoaders', 'in_memory_dls']
 
 # %% ../nbs/01_data.ipynb #72221b56
 def _labels_for(items, labels=None, get_y=None):
@@ -592,6 +592,26 @@ def check_classes(labels,         # the training labels (single-label)
     if len(found) < 2:
         raise ValueError(f"{where}: found {len(found)} class{'es' if len(found) != 1 else ''} {found}; a classifier needs "
                          f"at least two (put the {what} in one sub-folder per class)")
+
+# %% ../nbs/01_data.ipynb #ff7876c9
+def check_files(files,              # the items' files (or other items a check takes)
+                check_one,          # check_one(file) -> anything; raises ValueError, OSError, KeyError or TypeError on a bad file
+                what:str='files',   # what the files are, for the message
+                max_report:int=10   # problems listed in the error (all are counted)
+               ) -> list:
+    "`check_one` of every file; a ValueError listing every bad file (with why) if any is bad"
+    files = list(files)
+    if not files: raise ValueError(f"no {what} to check")
+    out, problems = [], []
+    for f in files:
+        try: out.append(check_one(f))
+        except (ValueError, OSError, KeyError, TypeError) as e:
+            msg = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
+            problems.append(msg if str(f) in msg else f"{f}: {msg}")
+    if problems:
+        more = f"\n  ... and {len(problems) - max_report} more" if len(problems) > max_report else ''
+        raise ValueError(f"{len(problems)} problem(s) in {len(files)} {what}:\n  " + "\n  ".join(problems[:max_report]) + more)
+    return out
 
 # %% ../nbs/01_data.ipynb #e3aaab8e
 def lt_datablock(x_block,              # the modality's input block

@@ -195,13 +195,12 @@ def _run(cfg, out, work, ckpt, state, splitter, cbs, quiet):
     return jsonable(res)
 
 def _plot(report, counts, path, cfg):
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure   # not pyplot: a run leaves the caller's plotting state (backend, open figures) alone
     from lt_fastai.metrics import plot_recall_vs_frequency
-    ax = plot_recall_vs_frequency(report['recall'].values, counts, many=cfg.many, few=cfg.few)
+    fig = Figure(figsize=(6.5, 3.5))
+    ax = plot_recall_vs_frequency(report['recall'].values, counts, many=cfg.many, few=cfg.few, ax=fig.subplots())
     ax.set_title(f"{cfg.recipe.name}: recall per class", fontsize=9)
-    buf = io.BytesIO(); ax.figure.savefig(buf, dpi=100, format='png'); plt.close(ax.figure)
+    buf = io.BytesIO(); fig.savefig(buf, dpi=100, format='png')
     write_atomic(path, buf.getvalue())
 
 # %% ../nbs/41_experiment.ipynb #1ceaf429

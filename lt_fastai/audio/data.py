@@ -21,13 +21,13 @@ from plum import dispatch
 from fastai.torch_core import TensorBase, TensorImageBase
 from fastai.data.block import TransformBlock, DataBlock
 from fastai.vision.data import get_grid
-from ..data import LTDataLoaders, ColOrItem, lt_datablock, show_channels
+from ..data import LTDataLoaders, ColOrItem, lt_datablock, show_channels, check_files
 
 # %% auto #0
 __all__ = ['read_audio', 'fix_length', 'load_audio', 'TensorAudio', 'TensorSpec', 'AudioReader', 'LTAudioBlock', 'mel_filters',
            'mel_spectrogram', 'power_to_db', 'MelSpectrogram', 'NormalizeSpec', 'FrequencyMasking', 'TimeMasking',
-           'spec_augment', 'SpecReader', 'SpecBlock', 'load_spec_dict', 'lt_audio_datablock', 'LTAudioDataLoaders',
-           'show_batch']
+           'spec_augment', 'SpecReader', 'SpecBlock', 'load_spec_dict', 'lt_audio_datablock', 'check_audio_file',
+           'check_spec_file', 'LTAudioDataLoaders', 'show_batch']
 
 # %% ../../nbs/24_audio.data.ipynb #2a831026
 def _read_librosa(fn, first_error):
@@ -395,6 +395,36 @@ def lt_audio_datablock(sr:int=16000,           # sample rate recordings are resa
     kwargs['batch_tfms'] = _spec_tfms(is_audio, sr, mel, normalize) + list(L(kwargs.get('batch_tfms')))
     return lt_datablock(x_block, **kwargs)
 
+# %% ../../nbs/24_audio.data.ipynb #9c2c30a0
+def check_audio_file(fn) -> dict:
+    "The header of a recording: its sample rate, frames and channels; an error naming the file if it is missing, empty, unreadable or has no samples"
+    fn = Path(fn)
+    if not fn.is_file(): raise FileNotFoundError(f"audio file {fn} does not exist")
+    if fn.stat().st_size == 0: raise ValueError(f"audio file {fn} is empty (0 bytes)")
+    try: info = sf.info(str(fn)); sr, frames, ch = info.samplerate, info.frames, info.channels
+    except (sf.SoundFileError, RuntimeError):
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            try: sr, frames, ch = librosa.get_samplerate(str(fn)), None, None
+            except Exception as e: raise ValueError(f"cannot read audio file {fn}: {type(e).__name__}: {e}") from e
+    if frames == 0: raise ValueError(f"audio file {fn} contains no samples")
+    return dict(sr=sr, frames=frames, channels=ch)
+
+# %% ../../nbs/24_audio.data.ipynb #982d6636
+def _spec_key(specs, k):
+    if k not in specs: raise KeyError(f"no spectrogram for item {k!r} in the dictionary of spectrograms ({len(specs)} keys)")
+
+def check_spec_file(fn) -> tuple:
+    "The shape of a precomputed spectrogram in a .npy file, read from its header; an error naming the file if it cannot be one"
+    fn = Path(fn)
+    if not fn.is_file(): raise FileNotFoundError(f"spectrogram file {fn} does not exist")
+    try: a = np.load(fn, mmap_mode='r', allow_pickle=False)
+    except Exception as e: raise ValueError(f"cannot read spectrogram file {fn}: {e}") from None
+    if a.ndim not in (2, 3) or a.size == 0 or a.dtype.kind not in 'fiu':
+        raise ValueError(f"spectrogram file {fn} holds a {a.dtype} array of shape {a.shape}: expected numbers, "
+                         "(mels, frames) or (channels, mels, frames)")
+    return tuple(a.shape)
+
 # %% ../../nbs/24_audio.data.ipynb #5a513268
 class LTAudioDataLoaders(LTDataLoaders):
     "Long-tail audio loaders — recordings or spectrograms, with optional metadata — from a folder, a DataFrame or arrays"
@@ -403,13 +433,18 @@ class LTAudioDataLoaders(LTDataLoaders):
 
     @classmethod
     def _file_kwargs(cls, files, db_kw, check=True):
-        "`.npy` files are precomputed spectrograms, anything else a recording; the two do not mix"
-        if db_kw.get('specs') is not None or db_kw.get('spectrograms'): return {}
+        "`.npy` files are precomputed spectrograms, anything else a recording (the two do not mix); every file checked (`check_audio_file`)"
+        specs = db_kw.get('specs')
+        if specs is not None:
+            if check: check_files(files, lambda k: _spec_key(specs, k), 'spectrogram keys')
+            return {}
         npy = [str(f).endswith('.npy') for f in files]
         if any(npy) and not all(npy):
             raise ValueError(f"the items mix .npy spectrogram files and recordings (e.g. {files[npy.index(True)]} and "
                              f"{files[npy.index(False)]}): give one kind")
-        return {'spectrograms': True} if npy and all(npy) else {}
+        spec = db_kw.get('spectrograms') or bool(npy and all(npy))
+        if check: check_files(files, check_spec_file if spec else check_audio_file, 'spectrogram files' if spec else 'recordings')
+        return {'spectrograms': True} if spec else {}
 
     @classmethod
     def _x_getter(cls, col, root, suffix, db_kw):

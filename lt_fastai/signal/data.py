@@ -22,7 +22,7 @@ from fastai.torch_core import TensorBase
 from fastai.vision.augment import RandTransform
 from fastai.data.block import TransformBlock, DataBlock
 from ..core import encode_labels
-from ..data import StratifiedSplitter, LTDataLoaders, lt_datablock, check_split_args, show_channels
+from ..data import StratifiedSplitter, LTDataLoaders, lt_datablock, check_split_args, show_channels, check_files
 
 # %% auto #0
 __all__ = ['TensorSignal', 'as_iq', 'read_signals', 'check_signal', 'stack_signals', 'fix_signal_length', 'IndexedSignals',
@@ -445,6 +445,19 @@ class LTSignalDataLoaders(LTDataLoaders):
 
     @classmethod
     def _from_file(cls, path, **kwargs): return cls.from_files(path, **kwargs)
+
+    @classmethod
+    def _file_kwargs(cls, files, db_kw, check=True):
+        "Every file read and checked as one signal; their channels must agree, and so must their lengths unless `length` is given"
+        if not check: return {}
+        read = lambda f: check_signal(read_signals(f, db_kw.get('key'), channels_last=db_kw.get('channels_last', False))[0], _where(f, db_kw.get('key')))
+        shapes = check_files(files, lambda f: read(f).shape, 'signal files')
+        chans = {s[0] for s in shapes}
+        if len(chans) > 1: raise ValueError(f"the signal files have different numbers of channels: {sorted(chans)}")
+        lens = {s[-1] for s in shapes}
+        if len(lens) > 1 and db_kw.get('length') is None:
+            raise ValueError(f"the signal files have different lengths ({min(lens)} to {max(lens)} samples): give `length=` to crop or pad them to one")
+        return {}
 
 # %% ../../nbs/28_signal.data.ipynb #199a6b0e
 class _IndexLabel:

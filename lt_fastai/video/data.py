@@ -25,7 +25,7 @@ from fastai.torch_core import TensorBase, TensorImage
 from fastai.vision.data import get_grid
 from fastai.vision.augment import RandTransform, aug_transforms
 from fastai.data.block import TransformBlock, DataBlock
-from ..data import LTDataLoaders, lt_datablock, multilabel_split, check_split_args, df_column
+from ..data import LTDataLoaders, lt_datablock, multilabel_split, check_split_args, df_column, check_files
 
 # %% auto #0
 __all__ = ['VIDEO_EXTS', 'FRAME_EXTS', 'write_video', 'TensorClip', 'VideoInfo', 'video_info', 'clip_indices', 'read_clip',
@@ -570,6 +570,12 @@ class LTVideoDataLoaders(LTDataLoaders):
 
     @classmethod
     def _get_files(cls, path): return get_clips(path)
+
+    @classmethod
+    def _file_kwargs(cls, files, db_kw, check=True):
+        "Every clip's index read (`video_info`: frames, rate and size, without decoding): unreadable, empty and truncated sources are reported together"
+        if check: check_files(files, lambda f: video_info(f, db_kw.get('fps')), 'clips')
+        return {}
 
     @classmethod
     def _check_x(cls, x, where):
