@@ -77,9 +77,13 @@ def test_bad_file_in_loader_names_it(tmp_path, good):
     bad.write_bytes(b'RIFF' + b'\x00' * 100)
     fns = fns[:5] + [str(bad)] + fns[6:]
     df = pd.DataFrame(dict(fname=fns, label=labels))
-    dls = LTAudioDataLoaders.from_df(df, sr=SR, duration=0.1, bs=4, device='cpu', seed=0,
-                                     splitter=lambda items: (list(range(8)), list(range(8, 12))),
-                                     mel=MelSpectrogram(sr=SR, n_fft=128, n_mels=16), normalize=False)
+    kw = dict(sr=SR, duration=0.1, bs=4, device='cpu', seed=0, splitter=lambda items: (list(range(8)), list(range(8, 12))),
+              mel=MelSpectrogram(sr=SR, n_fft=128, n_mels=16), normalize=False)
+    # found before the loaders are built (the files' headers are read first) ...
+    with pytest.raises(ValueError, match=r"1 problem\(s\) in 12 recordings:\n  cannot read audio file .*bad\.wav"):
+        LTAudioDataLoaders.from_df(df, **kw)
+    # ... and, with that check off, when the batch is read
+    dls = LTAudioDataLoaders.from_df(df, check_files=False, **kw)
     with pytest.raises(ValueError, match=r"bad\.wav"): [b for b in dls.train.new(shuffle=False)]
 
 def _loaders(fns, labels, meta=None, **kwargs):

@@ -387,7 +387,7 @@ def lt_audio_datablock(sr:int=16000,           # sample rate recordings are resa
                        n_frames:int=None,      # frames per precomputed spectrogram (cropped or padded)
                        mel=None,               # `MelSpectrogram` for recordings (default: one at `sr`)
                        normalize=True,         # True: `NormalizeSpec()` (training-batch statistics), a `NormalizeSpec`, or False
-                       **kwargs                # the arguments of every builder (`lt_datablock`): get_x, get_y, splitter, multilabel, ...
+                       **kwargs
                       ) -> DataBlock:
     "A DataBlock of (spectrogram, [categorical codes], [continuous values]) -> label(s), from recordings or spectrograms"
     is_audio = not spectrograms and specs is None
@@ -406,7 +406,8 @@ def check_audio_file(fn) -> dict:
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
             try: sr, frames, ch = librosa.get_samplerate(str(fn)), None, None
-            except Exception as e: raise ValueError(f"cannot read audio file {fn}: {type(e).__name__}: {e}") from e
+            except Exception as e:
+                raise ValueError(f"cannot read audio file {fn}: {type(e).__name__}: {e or 'no installed decoder (ffmpeg, GStreamer) could read it'}") from e
     if frames == 0: raise ValueError(f"audio file {fn} contains no samples")
     return dict(sr=sr, frames=frames, channels=ch)
 

@@ -399,7 +399,7 @@ def lt_signal_datablock(key:str=None,         # array name or dataset path insid
                         length:int=None,      # crop (random in training, centre in validation) or pad every signal to this
                         normalize=True,       # per-item standardisation (`NormalizeSignal`), a transform, or False
                         channels_last:bool=False, # files store (length, channels)
-                        **kwargs              # the arguments of every builder (`lt_datablock`): get_x, get_y, splitter, multilabel, ...
+                        **kwargs
                        ) -> DataBlock:
     "A DataBlock of (signal, [categorical codes], [continuous values]) -> label(s), read item by item"
     kwargs['batch_tfms'] = _signal_tfms(None, normalize) + list(L(kwargs.get('batch_tfms')))

@@ -525,9 +525,9 @@ def lt_video_datablock(n_frames:int=8,        # frames per clip
                        size=None,             # (height, width) or an int: frames are resized while decoding
                        pad:str='repeat',      # a clip longer than its video: 'repeat', 'zeros' or 'error'
                        fps:float=None,        # frame rate of frame arrays and folders (video files know theirs)
-                       **kwargs               # the arguments of every builder (`lt_datablock`); `get_y` a `FrameLabels` for frame-level targets
+                       **kwargs
                       ) -> DataBlock:
-    "A DataBlock of (clip, [categorical codes], [continuous values]) -> clip label(s) or frame-level targets"
+    "A DataBlock of (clip, [categorical codes], [continuous values]) -> clip label(s), or frame-level targets when `get_y` is a `FrameLabels`"
     frames = FrameTargetBlock() if isinstance(kwargs.get('get_y'), FrameLabels) else None
     return lt_datablock(LTVideoBlock(n_frames, sampling, stride, size, pad, fps), y_block=frames, **kwargs)
 

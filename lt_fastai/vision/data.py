@@ -159,7 +159,7 @@ def lt_image_datablock(mode:str='RGB',       # image mode: 'RGB' or 'L'
                        method:str='crop',    # fastai `Resize` method: 'crop', 'squish' or 'pad'
                        crop=None,            # crop to (height, width) at full resolution instead
                        crop_mode:str='random', # 'random' (random training windows, centre for validation) or 'center'
-                       **kwargs              # the arguments of every builder (`lt_datablock`): get_x, get_y, splitter, multilabel, ...
+                       **kwargs
                       ) -> DataBlock:
     "A DataBlock of strictly read images and single- or multi-label targets, at full resolution, resized or cropped"
     if full_size is not None and (size is not None or crop is not None):
