@@ -24,3 +24,8 @@ def load_benchmark(name):
     spec = importlib.util.spec_from_file_location(name, ROOT / 'benchmarks' / f'{name}.py')
     mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
     return mod
+
+def pytest_collection_modifyitems(items):
+    "The notebook groups first and the other long runs next: the two workers then share the short tests at the end"
+    first = {'test_notebooks[': 0, 'test_interrupted_run': 1, 'test_train_then_predict': 1, 'test_two_workers': 1}
+    items.sort(key=lambda it: next((v for k, v in first.items() if it.name.startswith(k)), 2))

@@ -53,7 +53,7 @@ def test_bad_configs_are_one_line(tmp_path):
     assert not (tmp_path / 'bad').exists() and not (tmp_path / 'bad.partial').exists()
 
 def test_interrupted_run_resumes_to_the_same_numbers(tmp_path):
-    cfg = write_config(tmp_path / 'demo.yaml', schedule__epochs=6)
+    cfg = write_config(tmp_path / 'demo.yaml', schedule__epochs=4)
     cli('train', cfg, '--out', tmp_path / 'full', cwd=tmp_path)
     # the child gets SIGINT's default action even when this test runs under a shell that started it in the
     # background (such shells set SIGINT to 'ignore', the child would inherit that, and Ctrl-C would do nothing)
@@ -62,7 +62,7 @@ def test_interrupted_run_resumes_to_the_same_numbers(tmp_path):
                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     log = tmp_path / 'cut.partial' / 'log.txt'
     t0 = time.time()
-    while not (log.exists() and 'epoch 3/' in log.read_text()):
+    while not (log.exists() and 'epoch 2/' in log.read_text()):
         assert p.poll() is None and time.time() - t0 < 120, "the run ended before it could be interrupted"
         time.sleep(0.05)
     p.send_signal(signal.SIGINT)
@@ -71,7 +71,7 @@ def test_interrupted_run_resumes_to_the_same_numbers(tmp_path):
     assert (tmp_path / 'cut.partial' / 'checkpoint.pth').exists() and not (tmp_path / 'cut').exists()
     cli('train', cfg, '--out', tmp_path / 'cut', '--resume', cwd=tmp_path)
     full, cut = (json.loads((tmp_path / d / 'metrics.json').read_text()) for d in ('full', 'cut'))
-    assert cut['resumed_at'] >= 3
+    assert cut['resumed_at'] >= 2
     assert cut['valid'] == full['valid'] and cut['test'] == full['test'] and cut['history'] == full['history']
     assert 'resumed after epoch' in (tmp_path / 'cut' / 'log.txt').read_text()
 

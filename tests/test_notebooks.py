@@ -1,16 +1,30 @@
 "Run each notebook's tests with nbdev-test (skipping cells flagged notest, slow or cuda)."
-import subprocess
+import re, subprocess
 import pytest
 from conftest import ROOT, nbdev_cmd
 
 NOTEBOOKS = sorted(p.name for p in (ROOT / 'nbs').glob('*.ipynb'))
 
-def test_there_are_notebooks(): assert 'index.ipynb' in NOTEBOOKS and len(NOTEBOOKS) > 1
+def _group(nb):
+    "The part of the library a notebook documents, from its number: core, vision and audio, signal and video, runs and docs"
+    n = int(nb.split('_')[0]) if nb[0].isdigit() else 99
+    return 'core' if n < 20 else 'vision_audio' if n < 27 else 'signal_video' if n < 40 else 'runs_docs'
 
-@pytest.mark.parametrize('nb', NOTEBOOKS)
-def test_notebook(nb):
-    r = subprocess.run([nbdev_cmd('nbdev-test'), str(ROOT / 'nbs' / nb)], cwd=ROOT, capture_output=True, text=True)
-    assert r.returncode == 0 and 'Success' in r.stdout, f"nbdev-test failed for {nb}:\n{r.stdout[-6000:]}\n{r.stderr[-6000:]}"
+# Notebooks run in four groups, one nbdev-test process each (serially within it, as nbdev-test itself runs them): a
+# process per notebook would import torch and fastai about fifty times, which on two cores costs minutes.
+GROUPS = {g: [nb for nb in NOTEBOOKS if _group(nb) == g] for g in ('core', 'vision_audio', 'signal_video', 'runs_docs')}
+
+def test_there_are_notebooks():
+    assert 'index.ipynb' in NOTEBOOKS and len(NOTEBOOKS) > 1
+    assert sorted(sum(GROUPS.values(), [])) == NOTEBOOKS and all(GROUPS.values())
+
+@pytest.mark.parametrize('group', list(GROUPS))
+def test_notebooks(group):
+    "nbdev-test on one group's notebooks; its output names the notebook and cell that failed"
+    names = '|'.join(re.escape(nb) for nb in GROUPS[group])
+    r = subprocess.run([nbdev_cmd('nbdev-test'), 'nbs', '--n-workers', '0', '--file-re', f'^({names})$'],
+                       cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0 and 'Success' in r.stdout, f"nbdev-test failed in {GROUPS[group]}:\n{r.stdout[-6000:]}\n{r.stderr[-6000:]}"
 
 def _doc_problems(path):
     "What keeps a notebook from documenting each name: long cells, several public names per export cell, no show_doc, test_fail before the edge cases"
