@@ -150,6 +150,24 @@ def _table(taus, scores, metric):
     tab = pd.DataFrame({'tau': np.asarray(taus, dtype=np.float64), metric: scores})
     return float(tab['tau'][int(np.nanargmax(scores))]), tab
 
+def _too_few(targs, n_classes, min_per_class, default):
+    "Why τ must not be chosen on these validation targets (None when it may), and a warning saying so"
+    if not min_per_class or targs is None or targs.ndim != 1 or targs.is_floating_point(): return None
+    n = torch.bincount(targs.long().cpu(), minlength=n_classes).tolist()
+    few = [c for c, k in enumerate(n) if k < min_per_class]
+    if not few: return None
+    why = (f"the validation split holds fewer than {min_per_class} items of class(es) {few[:8]}{' ...' if len(few) > 8 else ''}: "
+           f"τ = {default:g} (the prior-based default) is used instead of a τ chosen on so few items")
+    warnings.warn(why)
+    return why
+
+def _choose(taus, scores, metric, targs, n_classes, min_per_class, default):
+    "The best τ and the table, or `default` with the reason recorded in `tab.attrs['fallback']`"
+    best, tab = _table(taus, scores, metric)
+    why = _too_few(targs, n_classes, min_per_class, default)
+    if why: best, tab.attrs['fallback'] = float(default), why
+    return best, tab
+
 def _score(preds, targs, metric):
     if targs is None: raise ValueError("the validation split has no labels: τ is chosen against validation labels")
     if targs.ndim != 1 or targs.is_floating_point():
@@ -163,7 +181,9 @@ def tune_tau_norm(learn:Learner,
                   taus=np.linspace(0, 2, 21),      # candidate τ
                   metric:str='balanced_accuracy',  # key of `lt_metrics` to maximise on the validation set
                   apply:bool=True,                 # τ-normalise the classifier in place with the best τ
-                  bias:str='scale'                 # what to do with the bias, see `tau_normalize_`
+                  bias:str='scale',                # what to do with the bias, see `tau_normalize_`
+                  min_per_class:int=5,             # fewer validation items of any class: use `default` (0: always choose)
+                  default:float=1.                 # τ used when validation is too small (1: the L2-normalised classifier)
                  ) -> tuple:
     "Choose τ of τ-normalisation on the validation set; returns (best τ, DataFrame of τ → metric)"
     # one validation pass: the classifier's inputs are kept, and each τ costs one matrix product, not one pass
@@ -178,7 +198,7 @@ def tune_tau_norm(learn:Learner,
                 scores.append(_score(clf(feats.to(lin.weight.dtype)).float().cpu(), t, metric))
                 lin.load_state_dict(orig)
     finally: lin.load_state_dict(orig)
-    best, tab = _table(taus, scores, metric)
+    best, tab = _choose(taus, scores, metric, t, lin.out_features, min_per_class, default)
     if apply: tau_normalize_(lin, best, bias=bias)
     return best, tab
 
@@ -214,12 +234,15 @@ def tune_logit_adjustment(learn:Learner,
                           taus=np.linspace(0, 2, 21),      # candidate τ
                           counts=None,                     # training class counts (default: `learn.lt_counts` or the training loader's)
                           metric:str='balanced_accuracy',  # key of `lt_metrics` to maximise on the validation set
-                          apply:bool=True                  # wrap the classifier in a `LogitAdjustedHead` with the best τ
+                          apply:bool=True,                 # wrap the classifier in a `LogitAdjustedHead` with the best τ
+                          min_per_class:int=5,             # fewer validation items of any class: use `default` (0: always choose)
+                          default:float=1.                 # τ used when validation is too small (1: Bayes-optimal for balanced error)
                          ) -> tuple:
     "Choose τ of post-hoc logit adjustment on the validation set; returns (best τ, DataFrame of τ → metric)"
     counts = _counts_of(learn, counts)
     z, t = valid_preds(learn, act=noop)   # raw logits
-    best, tab = _table(taus, [_score(logit_adjust(z, counts, float(tau)), t, metric) for tau in taus], metric)
+    scores = [_score(logit_adjust(z, counts, float(tau)), t, metric) for tau in taus]
+    best, tab = _choose(taus, scores, metric, t, z.shape[-1], min_per_class, default)
     if apply: replace_classifier(learn.model, lambda old: LogitAdjustedHead(old, counts, best))
     return best, tab
 
@@ -464,12 +487,14 @@ def tune_thresholds(learn:Learner,       # a trained multi-label learner
 # %% ../nbs/08_posthoc.ipynb #01d43818
 def tau_norm_stage(learn:Learner, epochs:int=0, lr:float=None, metric:str='balanced_accuracy', taus=np.linspace(0, 2, 21)) -> dict:
     "Recipe stage: τ-normalise the classifier with τ chosen on validation (`tune_tau_norm`)"
-    return dict(tau=tune_tau_norm(learn, taus, metric=metric, apply=True)[0])
+    best, tab = tune_tau_norm(learn, taus, metric=metric, apply=True)
+    return dict(tau=best, tau_chosen_on=tab.attrs.get('fallback', 'validation'))
 
 # %% ../nbs/08_posthoc.ipynb #38e906b0
 def posthoc_la_stage(learn:Learner, epochs:int=0, lr:float=None, metric:str='balanced_accuracy', taus=np.linspace(0, 2, 21)) -> dict:
     "Recipe stage: build post-hoc logit adjustment into the model, τ chosen on validation (`tune_logit_adjustment`)"
-    return dict(tau=tune_logit_adjustment(learn, taus, metric=metric, apply=True)[0])
+    best, tab = tune_logit_adjustment(learn, taus, metric=metric, apply=True)
+    return dict(tau=best, tau_chosen_on=tab.attrs.get('fallback', 'validation'))
 
 # %% ../nbs/08_posthoc.ipynb #adc8acf1
 def thresholds_stage(learn:Learner, epochs:int=0, lr:float=None, per_class:bool=True, beta:float=1.) -> dict:
