@@ -210,7 +210,7 @@ class TauExplorer(_Explorer):
     def __init__(self,
                  learn:Learner,   # a trained single-label learner
                  dl=None,         # loader to explore (default: the validation loader)
-                 taus=np.linspace(0, 2, 21),  # τ of the curve drawn under the slider
+                 taus=None,                   # τ of the curve drawn under the slider (None: 0, 0.1, ..., 2)
                  preds=None,      # (logits, targets) already computed (default: one pass over `dl`)
                  counts=None,     # training examples per class, for π and the shot groups (default: the learner's)
                  many:int=None, few:int=None):  # shot-group thresholds (default: the learner's metrics')
@@ -218,7 +218,7 @@ class TauExplorer(_Explorer):
         self._check_kind(False)
         if (self.counts <= 0).any():
             raise ValueError(f"class(es) {np.flatnonzero(self.counts <= 0).tolist()} have no training example: log π is undefined")
-        self.taus = np.asarray(taus, dtype=np.float64)
+        self.taus = np.linspace(0, 2, 21) if taus is None else np.asarray(taus, dtype=np.float64)
         self.curve = {k: np.array([self._metrics(t)[k] for t in self.taus]) for k in _TAU_KEYS}   # once, for the plot
         self.tau = widgets.FloatSlider(value=0., min=0., max=2., step=0.05, description='τ', continuous_update=True)
         self.info = widgets.HTML()

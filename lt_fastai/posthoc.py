@@ -145,6 +145,8 @@ def logit_adjust(logits,             # (N, C) logits
     return logits - tau * logp
 
 # %% ../nbs/08_posthoc.ipynb #d83b2d8f
+_TAUS = np.linspace(0, 2, 21)   # the default candidates of τ
+
 def _table(taus, scores, metric):
     if all(np.isnan(scores)): raise ValueError(f"the metric {metric!r} is NaN for every τ")
     tab = pd.DataFrame({'tau': np.asarray(taus, dtype=np.float64), metric: scores})
@@ -178,7 +180,7 @@ def _score(preds, targs, metric):
     return m[metric]
 
 def tune_tau_norm(learn:Learner,
-                  taus=np.linspace(0, 2, 21),      # candidate τ
+                  taus=None,                       # candidate τ (None: 0, 0.1, ..., 2)
                   metric:str='balanced_accuracy',  # key of `lt_metrics` to maximise on the validation set
                   apply:bool=True,                 # τ-normalise the classifier in place with the best τ
                   bias:str='scale',                # what to do with the bias, see `tau_normalize_`
@@ -187,6 +189,7 @@ def tune_tau_norm(learn:Learner,
                  ) -> tuple:
     "Choose τ of τ-normalisation on the validation set; returns (best τ, DataFrame of τ → metric)"
     # one validation pass: the classifier's inputs are kept, and each τ costs one matrix product, not one pass
+    taus = _TAUS if taus is None else taus
     feats, t, clf = _valid_features(learn)
     lin = inner_linear(clf)
     orig = {k: v.detach().clone() for k, v in lin.state_dict().items()}
@@ -231,7 +234,7 @@ def _counts_of(learn, counts):
     return c if c is not None else dls_class_counts(learn.dls)
 
 def tune_logit_adjustment(learn:Learner,
-                          taus=np.linspace(0, 2, 21),      # candidate τ
+                          taus=None,                       # candidate τ (None: 0, 0.1, ..., 2)
                           counts=None,                     # training class counts (default: `learn.lt_counts` or the training loader's)
                           metric:str='balanced_accuracy',  # key of `lt_metrics` to maximise on the validation set
                           apply:bool=True,                 # wrap the classifier in a `LogitAdjustedHead` with the best τ
@@ -239,7 +242,7 @@ def tune_logit_adjustment(learn:Learner,
                           default:float=1.                 # τ used when validation is too small (1: Bayes-optimal for balanced error)
                          ) -> tuple:
     "Choose τ of post-hoc logit adjustment on the validation set; returns (best τ, DataFrame of τ → metric)"
-    counts = _counts_of(learn, counts)
+    counts, taus = _counts_of(learn, counts), (_TAUS if taus is None else taus)
     z, t = valid_preds(learn, act=noop)   # raw logits
     scores = [_score(logit_adjust(z, counts, float(tau)), t, metric) for tau in taus]
     best, tab = _choose(taus, scores, metric, t, z.shape[-1], min_per_class, default)
@@ -485,13 +488,13 @@ def tune_thresholds(learn:Learner,       # a trained multi-label learner
     return thr, threshold_report(p, t, thr, vocab=vocab, beta=beta)
 
 # %% ../nbs/08_posthoc.ipynb #01d43818
-def tau_norm_stage(learn:Learner, epochs:int=0, lr:float=None, metric:str='balanced_accuracy', taus=np.linspace(0, 2, 21)) -> dict:
+def tau_norm_stage(learn:Learner, epochs:int=0, lr:float=None, metric:str='balanced_accuracy', taus=None) -> dict:
     "Recipe stage: τ-normalise the classifier with τ chosen on validation (`tune_tau_norm`)"
     best, tab = tune_tau_norm(learn, taus, metric=metric, apply=True)
     return dict(tau=best, tau_chosen_on=tab.attrs.get('fallback', 'validation'))
 
 # %% ../nbs/08_posthoc.ipynb #38e906b0
-def posthoc_la_stage(learn:Learner, epochs:int=0, lr:float=None, metric:str='balanced_accuracy', taus=np.linspace(0, 2, 21)) -> dict:
+def posthoc_la_stage(learn:Learner, epochs:int=0, lr:float=None, metric:str='balanced_accuracy', taus=None) -> dict:
     "Recipe stage: build post-hoc logit adjustment into the model, τ chosen on validation (`tune_logit_adjustment`)"
     best, tab = tune_logit_adjustment(learn, taus, metric=metric, apply=True)
     return dict(tau=best, tau_chosen_on=tab.attrs.get('fallback', 'validation'))
