@@ -144,7 +144,7 @@ def logit_adjust(logits,             # (N, C) logits
     logp = torch.as_tensor(np.log(c / c.sum()), dtype=logits.dtype, device=logits.device)
     return logits - tau * logp
 
-# %% ../nbs/08_posthoc.ipynb #d83b2d8f
+# %% ../nbs/08_posthoc.ipynb #65e4283f
 _TAUS = np.linspace(0, 2, 21)   # the default candidates of τ
 
 def _table(taus, scores, metric):
@@ -154,6 +154,10 @@ def _table(taus, scores, metric):
 
 def _too_few(targs, n_classes, min_per_class, default):
     "Why τ must not be chosen on these validation targets (None when it may), and a warning saying so"
+    if isinstance(min_per_class, bool) or not isinstance(min_per_class, int) or min_per_class < 0:
+        raise ValueError(f"min_per_class must be a whole number ≥ 0, got {min_per_class!r}")
+    if isinstance(default, bool) or not isinstance(default, (int, float)) or not np.isfinite(default):
+        raise ValueError(f"the default τ must be a finite number, got {default!r}")
     if not min_per_class or targs is None or targs.ndim != 1 or targs.is_floating_point(): return None
     n = torch.bincount(targs.long().cpu(), minlength=n_classes).tolist()
     few = [c for c, k in enumerate(n) if k < min_per_class]
@@ -179,6 +183,7 @@ def _score(preds, targs, metric):
     if metric not in m: raise ValueError(f"unknown metric {metric!r}: use one of {list(m)}")
     return m[metric]
 
+# %% ../nbs/08_posthoc.ipynb #d83b2d8f
 def tune_tau_norm(learn:Learner,
                   taus=None,                       # candidate τ (None: 0, 0.1, ..., 2)
                   metric:str='balanced_accuracy',  # key of `lt_metrics` to maximise on the validation set
