@@ -17,17 +17,19 @@ from fastai.data.core import DataLoaders
 from fastai.data.transforms import get_c
 from fastai.learner import Learner
 from fastai.torch_core import trainable_params, to_device
-import fastai.callback.schedule  # noqa: F401  (adds Learner.fit_one_cycle)
+from fastai.callback.core import Callback
+from fastai.callback.schedule import ParamScheduler, SchedCos, SchedLin, SchedNo, combine_scheds, combined_cos
 import fastai.callback.fp16      # noqa: F401  (adds Learner.to_fp16 / to_bf16)
 from .core import dataset_labels, class_counts
 from .backbones import timm_splitter
 from .heads import find_classifier, trace_classifier, is_timm_model
 from .models import lt_model, fusion_splitter, input_stats
 from .metrics import lt_metric_list, multilabel_metric_list
+from .callbacks import GradualUnfreeze
 from .recipes import Recipe, Stage, get_recipe, list_recipes, RECIPES
 
 # %% auto #0
-__all__ = ['check_train_batches', 'LTLearner', 'lt_learner', 'input_batch', 'backbone_learner']
+__all__ = ['check_train_batches', 'LTLearner', 'lt_learner', 'lt_schedule', 'input_batch', 'backbone_learner']
 
 # %% ../nbs/10_learner.ipynb #5afaffec
 def _has_timm(model) -> bool: return any(callable(getattr(m, 'group_matcher', None)) for m in model.modules())
@@ -39,6 +41,15 @@ def _own_train_loader(dls):
                         f"got a {type(dls.train).__name__}: build the loaders with lt_fastai (`LT*DataLoaders`, "
                         f"`in_memory_dls`, `DataBlock.lt_dataloaders`)")
     return type(dls)(dls.train.new(), *dls.loaders[1:], path=dls.path, device=dls.device)
+
+class _TrainableOnly:
+    "`splitter` without the parameters an adapter keeps frozen (`model.lt_frozen`), so fastai's freeze/unfreeze never train them"
+    def __init__(self, splitter): self.splitter = splitter
+    def __call__(self, model):
+        off = {id(p) for n, p in model.named_parameters() if n in getattr(model, 'lt_frozen', ())}
+        groups = list(self.splitter(model))
+        if groups and isinstance(groups[0], torch.Tensor): groups = [groups]   # a flat list (fastai's `trainable_params`)
+        return [g for g in ([p for p in grp if id(p) not in off] for grp in groups) if g]
 
 _CPU_NOTED = False
 def _set_precision(learn, precision):
@@ -87,11 +98,17 @@ def _probe(model, dls, n_out, multi, needs_classifier):
     if needs_classifier: find_classifier(model)   # the recipe changes the classifier: it must be found now, not after a fit
 
 class LTLearner(Learner):
-    "The fastai `Learner` that lt_fastai builds: the same, except that `distrib_ctx()` keeps weighted sampling and the long-tail metrics right"
+    "The fastai `Learner` that lt_fastai builds: `fine_tune` runs the recipe's stages, and `distrib_ctx()` keeps weighted sampling and the long-tail metrics right"
     def to_distributed(self, sync_bn=True, **kwargs):
         "What fastai's `distrib_ctx()` calls: add lt_fastai's `LTDistributedTrainer` (see `lt_fastai.distributed`)"
         import lt_fastai.distributed   # noqa: F401 (adds `Learner.to_lt_distributed`; accelerate is imported only for distributed runs)
         return self.to_lt_distributed(sync_bn, **kwargs)
+
+    def fine_tune(self, epochs:int, base_lr:float=2e-3, freeze_epochs:int=1, lr_mult:float=100, pct_start:float=0.3,
+                  div:float=5., **kwargs):
+        "fastai's `fine_tune` as `fit_lt` does it: one fit (the head first, then the whole model), then the recipe's stages"
+        lr = base_lr if freeze_epochs else slice(base_lr / 2 / lr_mult, base_lr / 2)
+        return self.fit_lt(epochs, lr, freeze_epochs=freeze_epochs, lr_mult=lr_mult, pct_start=pct_start, div=div, **kwargs)
 
 # %% ../nbs/10_learner.ipynb #a8e3e940
 @delegates(Learner.__init__)
@@ -140,12 +157,13 @@ def lt_learner(dls:DataLoaders,      # training and validation loaders
         metrics = (multilabel_metric_list(counts=counts, many=many, few=few) if multi
                    else lt_metric_list(counts=counts, many=many, few=few, ks=()))
     if splitter is None: splitter = timm_splitter if _has_timm(model) else trainable_params
+    if getattr(model, 'lt_frozen', None): splitter = _TrainableOnly(splitter)   # e.g. the backbone under LoRA adapters
     learn = LTLearner(dls, model, loss_func=loss_func, metrics=metrics, splitter=splitter,
                     cbs=r.build_cbs(counts) + L(cbs), **kwargs)
     learn.recipe, learn.lt_counts, learn.lt_stages = r, counts, []
     return _set_precision(learn, precision)
 
-# %% ../nbs/10_learner.ipynb #efae58a9
+# %% ../nbs/10_learner.ipynb #74023d07
 def _check_lr(lr, what='lr'):
     "A learning rate: a positive finite number, or a slice of them (discriminative rates)"
     vals = [lr.start, lr.stop] if isinstance(lr, slice) else [lr]
@@ -160,33 +178,137 @@ def _check_epochs(n, what, minimum=1):
         raise ValueError(f"{what} must be an int >= {minimum}, got {n!r}")
     return int(n)
 
+def _phases(phases):
+    "One schedule from (share, schedule) pairs, the empty ones left out"
+    phases = [(p, s) for p, s in phases if p > 0]
+    return phases[0][1] if len(phases) == 1 else combine_scheds([p for p, _ in phases], [s for _, s in phases])
+
+
+# %% ../nbs/10_learner.ipynb #a61dd20b
+_SCHEDULES = ('one_cycle', 'cosine', 'step')
+
+def lt_schedule(name:str='one_cycle',      # 'one_cycle' (fastai's), 'cosine' (warm-up, cosine decay) or 'step' (Cao et al. 2019)
+                lr_max=1e-3,               # peak learning rate: a number, or an array of one per parameter group
+                n_epoch:int=1,             # epochs the schedule spans (to place the warm-up)
+                warmup:float=1,            # 'cosine' and 'step': epochs of linear warm-up from `lr_max/div`
+                pct_start:float=0.25,      # 'one_cycle': share of the fit spent warming up
+                div:float=25.,             # the warm-up starts at `lr_max/div`
+                div_final:float=1e5,       # 'one_cycle': the fit ends at `lr_max/div_final`
+                moms=(0.95, 0.85, 0.95)    # 'one_cycle': the cyclical momentum
+               ) -> dict:
+    "Hyper-parameter schedules of a named fit, for fastai's `ParamScheduler`: {'lr': f(pct)}, and 'mom' for one-cycle"
+    if name not in _SCHEDULES: raise ValueError(f"unknown schedule {name!r}; the schedules: {', '.join(_SCHEDULES)}")
+    n_epoch = _check_epochs(n_epoch, 'n_epoch')
+    lr = np.asarray(lr_max, dtype=float)
+    if not (np.isfinite(lr).all() and (lr > 0).all()): raise ValueError(f"lr_max must be positive and finite, got {lr_max!r}")
+    if lr.ndim == 0: lr = float(lr)
+    if name == 'one_cycle':   # exactly what fastai's `fit_one_cycle` schedules
+        return {'lr': combined_cos(pct_start, lr / div, lr, lr / div_final), 'mom': combined_cos(pct_start, *moms)}
+    end = 1. if name == 'cosine' else 0.8
+    if isinstance(warmup, bool) or not isinstance(warmup, (int, float, np.integer, np.floating)) or not 0 <= warmup < end * n_epoch:
+        raise ValueError(f"warmup must be a number of epochs in [0, {end * n_epoch:g}) for a {name!r} fit of {n_epoch} "
+                         f"epoch(s), got {warmup!r}")
+    w = warmup / n_epoch
+    if name == 'cosine': return {'lr': _phases([(w, SchedLin(lr / div, lr)), (1 - w, SchedCos(lr, 0.))])}
+    # Cao et al. (2019): warm-up, then the peak rate, × 0.01 from 80% and × 0.0001 from 90% of the epochs
+    return {'lr': _phases([(w, SchedLin(lr / div, lr)), (0.8 - w, SchedNo(lr, lr)), (0.1, SchedNo(lr * 1e-2, lr * 1e-2)),
+                           (0.1, SchedNo(lr * 1e-4, lr * 1e-4))])}
+
+
+# %% ../nbs/10_learner.ipynb #e295c0ef
+_SCHED_KW = ('pct_start', 'div', 'div_final', 'moms')
+
+class _UnfreezeAt(Callback):
+    "Unfreeze the whole model when epoch `at` starts: the head-only epochs of a fine-tuning fit are over"
+    order = -5
+    def __init__(self, at:int): self.at = at
+    def before_epoch(self):
+        if self.epoch == self.at: self.learn.unfreeze()
+
+def _is_frozen(learn) -> bool:
+    "Whether fastai's `freeze` (or `freeze_to`) left parameters of the body untrainable"
+    return learn.opt is not None and any(not p.requires_grad for pl in learn.opt.param_lists[:-1] for p in pl)
+
+def _freeze_epochs(learn, freeze_epochs):
+    "Epochs of the head alone: as asked, else 1 for a frozen learner (fastai's `fine_tune` default) and 0 otherwise"
+    gradual = any(isinstance(cb, GradualUnfreeze) for cb in learn.cbs)
+    if freeze_epochs is None: return 1 if _is_frozen(learn) and not gradual else 0
+    F = _check_epochs(freeze_epochs, 'freeze_epochs', 0)
+    if F and gradual:
+        raise ValueError("the learner's GradualUnfreeze callback already decides when the body trains: leave freeze_epochs out")
+    if learn.opt is None: learn.create_opt()
+    if F and len(learn.opt.param_lists) < 2:
+        warnings.warn("fit_lt: the learner has a single parameter group, so there is no body to freeze and the head-only "
+                      "epochs train the whole model; give it a splitter (the modality learners have one)", stacklevel=3)
+    return F
+
+def _group_lrs(learn, lr) -> np.ndarray:
+    "The learning rate of each parameter group for `lr` (a number, or a slice spread as fastai spreads it)"
+    learn.opt.set_hyper('lr', lr)
+    return np.array([h['lr'] for h in learn.opt.hypers])
+
+def _main_fit(learn, n_epoch, lr, schedule, F, lr_mult, warmup, kwargs):
+    "The main fit as one fastai `fit`: `F` epochs of the head alone (as `fine_tune`), then the whole model on `schedule`"
+    sk = {k: kwargs.pop(k) for k in _SCHED_KW if k in kwargs}
+    cbs = L(kwargs.pop('cbs', None))
+    if learn.opt is None: learn.create_opt()
+    if not F:
+        if _is_frozen(learn) and not any(isinstance(cb, GradualUnfreeze) for cb in learn.cbs): learn.unfreeze()
+        return learn.fit(n_epoch, cbs=[ParamScheduler(lt_schedule(schedule, _group_lrs(learn, lr), n_epoch, warmup, **sk)), *cbs], **kwargs)
+    learn.freeze()
+    head = lt_schedule('one_cycle', _group_lrs(learn, slice(lr.stop if isinstance(lr, slice) else lr)), F, pct_start=0.99)
+    body_lr = lr if isinstance(lr, slice) else slice(lr / 2 / lr_mult, lr / 2)   # fine_tune's rates for the whole model
+    if schedule == 'one_cycle': sk = dict(pct_start=0.3, div=5.) | sk           # and its one-cycle shape
+    body = lt_schedule(schedule, _group_lrs(learn, body_lr), n_epoch, warmup, **sk)
+    pcts, mom = [F / (F + n_epoch), n_epoch / (F + n_epoch)], learn.opt.hypers[-1].get('mom')
+    scheds = {'lr': combine_scheds(pcts, [head['lr'], body['lr']])}
+    if mom is not None: scheds['mom'] = combine_scheds(pcts, [head['mom'], body.get('mom', SchedNo(mom, mom))])
+    return learn.fit(F + n_epoch, cbs=[ParamScheduler(scheds), _UnfreezeAt(F), *cbs], **kwargs)
+
+
+# %% ../nbs/10_learner.ipynb #efae58a9
 @patch
 def fit_lt(self:Learner,
-           n_epoch:int,            # epochs of the main fit
-           lr=None,                # (maximum) learning rate of the main fit (default: `learn.lr`)
+           n_epoch:int,            # epochs of the main fit (of the whole model, after `freeze_epochs` of the head)
+           lr=None,                # peak learning rate of the main fit (default: `learn.lr`); a slice: discriminative rates
            stage_epochs:int=None,  # epochs of every training stage (default: each stage's own; 0 skips them)
            stage_lr=None,          # learning rate of the training stages (default: `lr` × the stage's multiplier)
-           fit_fn=None,            # the main fit as fit_fn(learn, n_epoch, lr), e.g. a paper's step schedule (default: `fit_one_cycle`)
-           **kwargs                # passed to `fit_one_cycle` of the main fit
+           schedule:str=None,      # 'one_cycle', 'cosine' or 'step' (`lt_schedule`; default: the recipe's, else 'one_cycle')
+           freeze_epochs:int=None, # epochs of the head alone first, as `fine_tune` (default: the recipe's; else 1 if frozen, 0 if not)
+           lr_mult:float=100,      # after the head epochs the body trains at the head's rate ÷ `lr_mult` (as `fine_tune`)
+           warmup:float=1,         # 'cosine' and 'step': epochs of linear warm-up
+           fit_fn=None,            # or the main fit as fit_fn(learn, n_epoch, lr), replacing the schedule
+           **kwargs                # the schedule's `pct_start`, `div`, `div_final`, `moms`; fastai `fit`'s `wd`, `cbs`...
           ) -> Learner:
-    "Train with the recipe of `lt_learner`: the main fit, then every stage of the recipe"
+    "Train with the recipe of `lt_learner`: one main fit (the head first if the learner is frozen), then every stage of the recipe"
     r = getattr(self, 'recipe', None)
     if r is None: raise AttributeError("this Learner has no recipe: build it with `lt_learner`")
     n_epoch = _check_epochs(n_epoch, 'n_epoch')
     lr = _check_lr(self.lr if lr is None else lr)
     if stage_epochs is not None: stage_epochs = _check_epochs(stage_epochs, 'stage_epochs', 0)
     if stage_lr is not None: _check_lr(stage_lr, 'stage_lr')
+    schedule = ifnone(schedule, getattr(r, 'schedule', None) or 'one_cycle')
+    if schedule not in _SCHEDULES: raise ValueError(f"unknown schedule {schedule!r}; the schedules: {', '.join(_SCHEDULES)}")
+    if fit_fn is None: lt_schedule(schedule, 1., n_epoch, warmup, **{k: kwargs[k] for k in _SCHED_KW if k in kwargs})  # (checks warmup)
     check_train_batches(self.dls)
-    if fit_fn is None: self.fit_one_cycle(n_epoch, lr, **kwargs)
-    elif kwargs: raise TypeError(f"fit_lt: {sorted(kwargs)} go to fit_one_cycle, which `fit_fn` replaces; pass them to your fit_fn")
-    else: fit_fn(self, n_epoch, lr)
+    if fit_fn is not None:
+        if kwargs: raise TypeError(f"fit_lt: {sorted(kwargs)} go to the schedule and fastai's fit, which `fit_fn` replaces; pass them to your fit_fn")
+        if freeze_epochs: raise ValueError("`fit_fn` replaces the whole main fit, head epochs included: leave freeze_epochs out")
+        F = 0
+        fit_fn(self, n_epoch, lr)
+    else:
+        F = _freeze_epochs(self, ifnone(freeze_epochs, getattr(r, 'freeze_epochs', None)))
+        _main_fit(self, n_epoch, lr, schedule, F, lr_mult, warmup, dict(kwargs))
+    self.lt_fit = dict(epochs=n_epoch, freeze_epochs=F, lr=lr, schedule='fit_fn' if fit_fn is not None else schedule,
+                       **({'warmup': warmup} if fit_fn is None and schedule != 'one_cycle' else {}))
     for st in r.stages:
-        ep = st.n_epochs(n_epoch) if stage_epochs is None or st.epochs == 0 else stage_epochs
+        ep = st.n_epochs(F + n_epoch) if stage_epochs is None or st.epochs == 0 else stage_epochs
         if st.epochs != 0 and ep == 0: continue     # stage_epochs=0: training stages skipped
         slr = stage_lr if stage_lr is not None else (lr * st.lr_mult if not isinstance(lr, slice) else lr)
         out = st.fn(self, ep, slr)
         self.lt_stages.append(dict(stage=st.name, epochs=ep, lr=slr, **(out if isinstance(out, dict) else {})))
     return self
+
 
 # %% ../nbs/10_learner.ipynb #3ce45dad
 def input_batch(dls:DataLoaders,  # the loaders

@@ -57,6 +57,8 @@ class Recipe:
     multilabel: bool = False           # a recipe for multi-hot targets
     doc: str = ''                      # one line: what it is and where it comes from
     wd: float = None                   # weight decay of the learner's fits (None: the optimiser's default)
+    schedule: str = None               # the main fit's schedule in `fit_lt` ('one_cycle', 'cosine', 'step'; None: one-cycle)
+    freeze_epochs: int = None          # `fit_lt`'s epochs of the head alone on a frozen learner (None: fastai's 1)
 
     def build_loss(self, counts, n_items):
         "The recipe's loss for training data with class `counts` and `n_items` items"
@@ -80,6 +82,8 @@ class Recipe:
         if self.head is not None: parts.append(f"head={_fname(self.head)}")
         if self.stages: parts.append(f"stages={[s.name for s in self.stages]}")
         if self.wd is not None: parts.append(f"wd={self.wd}")
+        if self.schedule is not None: parts.append(f"schedule={self.schedule!r}")
+        if self.freeze_epochs is not None: parts.append(f"freeze_epochs={self.freeze_epochs}")
         return f"Recipe({self.name!r}: {', '.join(parts)})"
 
 # %% ../nbs/09_recipes.ipynb #a9eee02b
@@ -339,6 +343,28 @@ def ldam_drw_la(max_m:float=0.5, s:float=30., drw_start=0.8, beta:float=0.9999, 
     r = ldam_drw(max_m=max_m, s=s, drw_start=drw_start, beta=beta)
     r.name, r.stages = 'ldam_drw_la', (Stage('posthoc_la', partial(posthoc_la_stage, metric=metric)),)
     return r
+
+# %% ../nbs/09_recipes.ipynb #45f95f1a
+@register_recipe
+def lpft_la(tau:float=1., init:str='probe', C:float=1.):
+    "the head from a class-balanced linear probe on the features, then fine-tuning with the logit-adjusted loss (Kumar et al. 2022; Menon et al. 2021)"
+    from lt_fastai.losses import LogitAdjustedLoss
+    from lt_fastai.finetune import HeadFromFeatures
+    return Recipe('lpft_la', loss=partial(LogitAdjustedLoss, tau=tau), cbs=(partial(HeadFromFeatures, init, C=C),),
+                  freeze_epochs=0)
+
+def lora_head(model, counts=None, r:int=8, alpha:float=None, train_norm:bool=True):
+    "Recipe head: freeze the backbone and add LoRA updates (`add_lora`)"
+    from lt_fastai.finetune import add_lora
+    add_lora(model, r=r, alpha=alpha, train_norm=train_norm)
+
+@register_recipe
+def lift(r:int=8, alpha:float=None, tau:float=1., init:str='probe', train_norm:bool=True):
+    "LoRA on a frozen backbone with the logit-adjusted loss, the head from the features, cosine schedule (Shi et al. 2024; Hu et al. 2022)"
+    from lt_fastai.losses import LogitAdjustedLoss
+    from lt_fastai.finetune import HeadFromFeatures
+    return Recipe('lift', loss=partial(LogitAdjustedLoss, tau=tau), head=partial(lora_head, r=r, alpha=alpha, train_norm=train_norm),
+                  cbs=(partial(HeadFromFeatures, init),), schedule='cosine', freeze_epochs=0)
 
 # %% ../nbs/09_recipes.ipynb #3ac79628
 @register_recipe(multilabel=True)
