@@ -28,7 +28,6 @@ import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')
 from fastai.callback.core import Callback
-from fastai.callback.schedule import ParamScheduler, combine_scheds, SchedLin, SchedNo
 from fastai.optimizer import SGD
 from fastai.torch_core import set_seed
 import fastai.callback.progress  # noqa: F401
@@ -104,12 +103,6 @@ class PadCropFlip(Callback):
         flip = torch.rand(n, device=x.device) < 0.5
         self.learn.xb = (torch.where(flip[:, None, None, None], out.flip(3), out), *self.xb[1:])
 
-def paper_schedule(epochs, lr=0.1, warmup=5):
-    "Linear warm-up over `warmup` of 200 epochs, then lr, × 0.01 from 80% and × 0.0001 from 90% of training"
-    f = lambda e: e / 200   # the paper's epochs as a share of training
-    pcts = [f(warmup), f(160) - f(warmup), f(20), f(20)]
-    return combine_scheds(pcts, [SchedLin(lr / warmup, lr), SchedNo(lr, lr), SchedNo(lr * 1e-2, lr * 1e-2), SchedNo(lr * 1e-4, lr * 1e-4)])
-
 def to_float(x, device):
     x = torch.as_tensor(x, device=device).float().div_(255)
     return (x - torch.tensor(MEAN, device=device).view(1, 3, 1, 1)) / torch.tensor(STD, device=device).view(1, 3, 1, 1)
@@ -121,9 +114,8 @@ def run(recipe, data, seed, epochs, bs, lr, device, many=100, few=20):
     learn = lt_learner(dls, resnet32().to(device), recipe=recipe, opt_func=partial(SGD, mom=0.9, decouple_wd=False),
                        many=many, few=few, precision='auto' if device.type == 'cuda' else 'fp32', cbs=PadCropFlip())
     t0 = time.perf_counter()
-    paper = lambda l, n, lr: l.fit(n, lr, wd=2e-4, cbs=ParamScheduler({'lr': paper_schedule(n, lr)}))
-    with learn.no_bar(), learn.no_logging():
-        learn.fit_lt(epochs, lr, stage_lr=lr * 0.01, fit_fn=paper)   # the paper's schedule, then the recipe's stages
+    with learn.no_bar(), learn.no_logging():   # the paper's schedule (warm-up from lr/5 over 5 of 200 epochs), then the recipe's stages
+        learn.fit_lt(epochs, lr, stage_lr=lr * 0.01, schedule='step', warmup=5 * epochs / 200, div=5, wd=2e-4)
         preds, targs = learn.get_preds(dl=dls.test_dl((xte, yte)))
     m = lt_metrics(preds.float(), targs, counts=counts, many=many, few=few, ks=())
     return dict(recipe=recipe, seed=seed, top1=float(m['accuracy']), many_acc=float(m['many_acc']), medium_acc=float(m['medium_acc']),

@@ -30,6 +30,12 @@ data; on the balanced test split plain accuracy equals balanced accuracy) and th
 to cross-entropy's (median epoch time, divided by that of the `ce` runs of the same invocation, which ran side by
 side with it in one process; a merged table keeps each run's own ratio).
 
+A recipe given as `recipe@schedule` (e.g. `balanced_softmax@cosine`) runs on that schedule of `fit_lt` instead of its
+own ('one_cycle' unless the recipe names one; 'cosine' warms up for one epoch, 'step' is Cao et al.'s). `auto` chooses
+among its candidates by successive halving on the validation split, then trains the winner for the task's epochs;
+its cost column is its whole time (every candidate's fits and the winner's) over the final fit's epochs, so it reads
+as "this many fixed-recipe fits".
+
 `--epochs N` runs every task's main fit for N epochs instead of its own budget (second stages keep theirs, capped
 at N): the same panel at another budget. The mixing recipes converge more slowly than the loss-only ones, so the
 results keep the panel at its own budgets and at 60 epochs side by side.
@@ -52,10 +58,20 @@ from lt_fastai.core import class_counts, long_tail_subset, shot_groups
 from lt_fastai.metrics import lt_metrics, multilabel_lt_metrics, event_f1, confusion_counts, recall_per_class
 from lt_fastai.posthoc import tune_thresholds
 from lt_fastai.recipes import list_recipes, get_recipe
-from lt_fastai.learner import lt_learner
+from lt_fastai.learner import lt_learner, lt_schedule
 from lt_fastai.test_utils import quiet
 
-NEW = ('weight_balancing', 'sam', 'imbsam', 'glmc', 'la_glmc', 'la_mixup_crt', 'la_sam', 'la_imbsam', 'bs_swa', 'ldam_drw_la')
+NEW = ('weight_balancing', 'sam', 'imbsam', 'glmc', 'la_glmc', 'la_mixup_crt', 'la_sam', 'la_imbsam', 'bs_swa', 'ldam_drw_la', 'auto')
+
+def split_name(name):
+    "'recipe@schedule' → ('recipe', 'schedule'); a plain name → (name, None): the recipe on its own schedule"
+    r, _, s = name.partition('@')
+    return r, s or None
+
+def is_new(name):
+    "New: the recipes added since the panel began, and any recipe on a schedule other than its own"
+    r, s = split_name(name)
+    return r in NEW or s is not None
 
 class EpochTimer(Callback):
     "Seconds of each epoch of the first fit (the main fit; the recipes' stages are later fits)"
@@ -127,28 +143,37 @@ def vowels_task():
     train = rest[long_tail_subset(ys[rest], imb_ratio=20, n_max=40, seed=0)]
     return _signal_task(t, xs, ys, train, valid, test, 32)
 
-def fsdd_task():
+def fsdd_spectrograms(what='the fsdd task'):
+    "The FSDD recordings of $LT_FASTAI_FSDD: a table of digit, speaker and index, and log-mel spectrograms (N, 40, 61)"
     import pandas as pd
     from lt_fastai.audio import load_audio, MelSpectrogram, TensorAudio
     root = os.environ.get('LT_FASTAI_FSDD')
-    if not root: raise SystemExit("the fsdd task needs LT_FASTAI_FSDD: the folder of the FSDD recordings (*.wav)")
+    if not root: raise SystemExit(f"{what} needs LT_FASTAI_FSDD: the folder of the FSDD recordings (*.wav)")
     root = Path(root)
     files = sorted(root.glob('*.wav')) or sorted((root / 'recordings').glob('*.wav'))
     if not files: raise SystemExit(f"no .wav files in LT_FASTAI_FSDD={root} (nor in its recordings/ folder)")
-    t = Task('fsdd', 'FSDD spoken digits, ratio 50, log-mel + resnet1d_10', 30, 3e-3, 5, 50, 15)
     df = pd.DataFrame(dict(fname=[str(f) for f in files]))
     df[['digit', 'speaker', 'index']] = [f.stem.split('_') for f in files]
-    df['index'], df['label'] = df['index'].astype(int), df['digit'].astype(int)
+    df['index'], df['digit'] = df['index'].astype(int), df['digit'].astype(int)
     wav = torch.from_numpy(np.stack([load_audio(f, sr=8000, duration=0.75) for f in df.fname]))
-    spec = MelSpectrogram(sr=8000, n_fft=256, hop_length=100, n_mels=40)(TensorAudio(wav))[:, 0]   # (N, 40, 61)
-    xs, ys = [s.numpy().astype(np.float32) for s in spec.as_subclass(torch.Tensor)], df.label.to_numpy()
-    test = np.flatnonzero(df['index'] < 5)
-    pool = np.flatnonzero(df['index'] >= 5)
-    rng = np.random.default_rng(0)
-    valid = np.concatenate([rng.choice(pool[ys[pool] == c], 10, replace=False) for c in range(10)])
+    spec = MelSpectrogram(sr=8000, n_fft=256, hop_length=100, n_mels=40)(TensorAudio(wav))[:, 0]
+    return df, spec.as_subclass(torch.Tensor).numpy().astype(np.float32)
+
+def fsdd_split(ys, index, n_valid, imb_ratio, n_max, shuffle_classes=False):
+    "Recordings 0-4 of every speaker for test, `n_valid` others per class for validation, the rest long-tailed for training (largest class first, or in a random order)"
+    test, pool = np.flatnonzero(index < 5), np.flatnonzero(index >= 5)
+    rng, n = np.random.default_rng(0), int(ys.max()) + 1
+    valid = np.concatenate([rng.choice(pool[ys[pool] == c], n_valid, replace=False) for c in range(n)])
     rest = np.setdiff1d(pool, valid)
-    train = rest[long_tail_subset(ys[rest], imb_ratio=50, n_max=150, seed=0)]
-    return _signal_task(t, xs, ys, train, valid, test, 61)
+    order = rng.permutation(n) if shuffle_classes else None
+    return rest[long_tail_subset(ys[rest], imb_ratio=imb_ratio, n_max=n_max, order=order, seed=0)], valid, test
+
+def fsdd_task():
+    t = Task('fsdd', 'FSDD spoken digits, ratio 50, log-mel + resnet1d_10', 30, 3e-3, 5, 50, 15)
+    df, spec = fsdd_spectrograms()
+    ys = df.digit.to_numpy()
+    train, valid, test = fsdd_split(ys, df['index'].to_numpy(), 10, 50, 150)
+    return _signal_task(t, list(spec), ys, train, valid, test, 61)
 
 def keyboard_task():
     import tempfile
@@ -176,14 +201,16 @@ def run_one(task, recipe, seed):
     set_seed(seed)
     dls = task.loaders()
     timer = EpochTimer()
-    learn = task.model(dls, recipe)
+    base, schedule = split_name(recipe)
+    learn = task.model(dls, base)
     learn.add_cb(timer)
     t0 = time.perf_counter()
     with quiet(learn):
-        learn.fit_lt(task.epochs, task.lr, stage_epochs=task.stage_epochs)
+        learn.fit_lt(task.epochs, task.lr, stage_epochs=task.stage_epochs, **({'schedule': schedule} if schedule else {}))
         if task.multilabel: thr = torch.as_tensor(tune_thresholds(learn)[0], dtype=torch.float32)   # on validation frames
         preds, targs = learn.get_preds(dl=task.test(dls))
     secs = time.perf_counter() - t0
+    if getattr(learn, 'lt_auto', None): timer.times = [secs / task.epochs]   # auto: all its fits, per epoch of the final one
     if task.multilabel:
         k = preds.shape[-1]
         m = multilabel_lt_metrics(preds.reshape(-1, k), targs.reshape(-1, k), counts=task.counts, thresh=thr, many=task.many, few=task.few)
@@ -196,7 +223,8 @@ def run_one(task, recipe, seed):
     return dict(recipe=recipe, seed=seed, balanced_accuracy=float(m['balanced_accuracy']), accuracy=float(m['accuracy']),
                 prior_accuracy=float((prior * rec).sum()), few_acc=float(m['few_acc']), many_acc=float(m['many_acc']),
                 epoch_s=float(np.median(timer.times)), seconds=secs,
-                stages=[{k: v for k, v in s.items() if isinstance(v, (int, float, str))} for s in learn.lt_stages])
+                stages=[{k: v for k, v in s.items() if isinstance(v, (int, float, str))} for s in learn.lt_stages],
+                **({'auto': {k: v for k, v in learn.lt_auto.items()}} if getattr(learn, 'lt_auto', None) else {}))
 
 def summarise(runs, recipes):
     out = {}
@@ -206,7 +234,7 @@ def summarise(runs, recipes):
         s = {k: (float(np.mean([x[k] for x in rs])), float(np.std([x[k] for x in rs])))
              for k in ('balanced_accuracy', 'few_acc', 'prior_accuracy', 'macro_f1', 'mAP', 'mAP_few', 'event_f1', 'epoch_s', 'seconds')
              if k in rs[0]}
-        out[r] = dict(s, new=r in NEW, n=len(rs))
+        out[r] = dict(s, new=is_new(r), n=len(rs))
         costs = [x['epoch_cost'] for x in rs if 'epoch_cost' in x]   # a merged panel may time a recipe beside `ce` for some seeds only
         if costs: out[r]['epoch_cost'] = float(np.mean(costs))
     return out
@@ -227,7 +255,7 @@ def merge(files, out):
         for n, t in r['tasks'].items():
             if n not in res['tasks']: res['tasks'][n] = dict({k: v for k, v in t.items() if k not in ('summary', 'verdict', 'runs')}, runs={})
             for x in _set_costs(t['runs']):
-                if x['recipe'] in known: res['tasks'][n]['runs'][(x['recipe'], x['seed'])] = x
+                if split_name(x['recipe'])[0] in known: res['tasks'][n]['runs'][(x['recipe'], x['seed'])] = x
     for n, t in res['tasks'].items():
         t['runs'] = list(t['runs'].values())
         recipes = list(dict.fromkeys(x['recipe'] for x in t['runs']))
@@ -281,7 +309,7 @@ def _write(path, obj):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--tasks', default='digits,fsdd,vowels,plaid,keyboard')
-    p.add_argument('--recipes', default=None, help='comma-separated (default: every single-label recipe)')
+    p.add_argument('--recipes', default=None, help="comma-separated; 'recipe@schedule' runs a recipe on another of fit_lt's schedules (default: every single-label recipe)")
     p.add_argument('--seeds', default='0,1,2')
     p.add_argument('--out', default='lt_panel.json')
     p.add_argument('--threads', type=int, default=None)
@@ -297,13 +325,16 @@ def main(argv=None):
     bad = [n for n in names if n not in TASKS]
     if bad: p.error(f"unknown task(s) {bad}; tasks: {list(TASKS)}")
     chosen = a.recipes.split(',') if a.recipes else None
-    for r in chosen or (): get_recipe(r)
+    for r in chosen or ():
+        base, schedule = split_name(r)
+        get_recipe(base)
+        if schedule: lt_schedule(schedule, 1., 10)   # an unknown schedule is refused before anything trains
     seeds = [int(s) for s in a.seeds.split(',')]
     res = dict(config=dict(tasks=names, recipes=chosen or 'all', seeds=seeds, epochs=a.epochs, threads=torch.get_num_threads(),
                            torch=torch.__version__), tasks={})
     for n in names:
         task = TASKS[n]()
-        recipes = [r for r in chosen if get_recipe(r).multilabel == task.multilabel] if chosen else list_recipes(multilabel=task.multilabel)
+        recipes = [r for r in chosen if get_recipe(split_name(r)[0]).multilabel == task.multilabel] if chosen else list_recipes(multilabel=task.multilabel)
         if not recipes: print(f"{n}: none of the chosen recipes is {'multi' if task.multilabel else 'single'}-label; skipped", file=sys.stderr); continue
         if a.epochs: task.epochs, task.stage_epochs = a.epochs, min(task.stage_epochs, a.epochs)
         runs, t0 = [], time.perf_counter()

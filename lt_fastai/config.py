@@ -96,6 +96,8 @@ class ScheduleConfig(_Section):
     precision: Literal['auto', 'fp32', 'fp16', 'bf16'] = 'auto'
     backbone_lr_mult: float = Field(1.0, gt=0, le=1)   # the backbone's learning rate relative to the head's (discriminative rates)
     unfreeze_epoch: Optional[int] = Field(None, ge=0)  # train only the head for this many epochs, then the backbone too (`GradualUnfreeze`)
+    name: Optional[Literal['one_cycle', 'cosine', 'step']] = None   # the main fit's schedule (None: the recipe's own, else one-cycle)
+    warmup: Optional[float] = Field(None, ge=0)        # 'cosine' and 'step': epochs of linear warm-up (None: 1, at most a fifth of the fit)
 
 # %% ../nbs/40_config.ipynb #1d363e35
 class RunConfig(_Section):

@@ -13,9 +13,9 @@ import torch
 from timm.loss import compute_class_weights
 
 # %% auto #0
-__all__ = ['SHOT_GROUPS', 'to_numpy', 'is_multilabel_lists', 'encode_labels', 'class_counts', 'check_counts', 'class_priors',
-           'imbalance_ratio', 'dataset_labels', 'dls_class_counts', 'long_tail_counts', 'long_tail_subset',
-           'shot_groups', 'quantile_shot_groups', 'class_weights']
+__all__ = ['SHOT_GROUPS', 'to_numpy', 'is_multilabel_lists', 'encode_labels', 'class_counts', 'check_counts', 'check_int',
+           'class_priors', 'imbalance_ratio', 'dataset_labels', 'dls_class_counts', 'long_tail_counts',
+           'long_tail_subset', 'shot_groups', 'quantile_shot_groups', 'class_weights']
 
 # %% ../nbs/00_core.ipynb #c9e0406d
 def _missing(seq) -> list:
@@ -142,6 +142,16 @@ def check_counts(counts, allow_zero=True, what='counts'):
         raise ValueError(f"class(es) {z[:10].tolist()} have no samples, so their weight would be infinite; "
                          "drop them from the vocabulary or choose a method that allows empty classes")
     return c
+
+# %% ../nbs/00_core.ipynb #4406b40a
+def check_int(v,              # the value to check
+              name:str,       # its name, for the error
+              minimum:int=1   # the smallest value allowed
+             ) -> int:
+    "`v` as a Python int if it is an integer (not a bool) of at least `minimum`; otherwise a `ValueError` naming `name`"
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {v!r}")
+    return int(v)
 
 # %% ../nbs/00_core.ipynb #8816880a
 def class_priors(counts) -> np.ndarray:

@@ -171,7 +171,7 @@ def _run(cfg, out, work, ckpt, state, splitter, cbs, quiet):
     with ctx, (learn.no_logging() if quiet else contextlib.nullcontext()):
         sc = cfg.schedule
         lr = slice(sc.lr * sc.backbone_lr_mult, sc.lr) if sc.backbone_lr_mult < 1 and sc.unfreeze_epoch is None else sc.lr
-        learn.fit_lt(sc.epochs, lr, stage_epochs=sc.stage_epochs,
+        learn.fit_lt(sc.epochs, lr, stage_epochs=sc.stage_epochs, schedule=sc.name, warmup=sc.warmup,
                      **({'start_epoch': start} if start else {}))
     history = (state['history'] if state else []) + [list(map(float, v)) for v in learn.recorder.values[start:]]
     names = learn.recorder.metric_names[1:-1]
@@ -182,6 +182,7 @@ def _run(cfg, out, work, ckpt, state, splitter, cbs, quiet):
             test, report = _evaluate(learn, cfg, learn.dls.test_dl(dls.lt_test))
     res = dict(config=cfg.model_dump(), seed=cfg.seed, seconds=time.perf_counter() - t0, resumed_at=start or None,
                valid=valid, test=test, history=[dict(zip(names, h)) for h in history], stages=learn.lt_stages,
+               fit=getattr(learn, 'lt_fit', None), auto=getattr(learn, 'lt_auto', None),
                counts=np.asarray(learn.lt_counts).tolist(), finished=datetime.now(timezone.utc).isoformat(timespec='seconds'))
     if report is not None:
         write_atomic(work / 'per_class.csv', report.to_csv().encode())

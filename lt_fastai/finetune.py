@@ -20,7 +20,7 @@ from sklearn.metrics import balanced_accuracy_score
 from .heads import find_classifier, inner_linear
 
 # %% auto #0
-__all__ = ['LoRA', 'add_lora', 'merge_lora', 'train_features', 'head_from_features', 'HeadFromFeatures']
+__all__ = ['LoRA', 'add_lora', 'merge_lora', 'train_features', 'head_from_features', 'HeadFromFeatures', 'BatchNormEval']
 
 # %% ../nbs/15_finetune.ipynb #e01618f8
 _LORA_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
@@ -129,9 +129,11 @@ def train_features(learn:Learner,   # a single-label learner
 
 # %% ../nbs/15_finetune.ipynb #6da75767
 def _probe_weights(x, y, n_classes, C):
-    "A class-balanced multinomial logistic regression on standardised features, folded back to the raw features"
+    "A class-balanced multinomial logistic regression on centred features scaled by one number, folded back to the raw features"
     from sklearn.linear_model import LogisticRegression
-    mu, sd = x.mean(0), x.std(0).clamp_min(1e-6)
+    # one scale for all features, not one per feature: a nearly constant feature would get a huge weight, which the
+    # small changes of fine-tuning (dropout, a moving feature) turn into huge logits
+    mu, sd = x.mean(0), x.std().clamp_min(1e-6)
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter('always')
         lr = LogisticRegression(C=C, class_weight='balanced', max_iter=1000).fit(((x - mu) / sd).numpy(), y.numpy())
@@ -193,3 +195,11 @@ class HeadFromFeatures(Callback):
 
     def before_fit(self):
         if self.info is None: self.info = head_from_features(self.learn, self.method, self.C)
+
+# %% ../nbs/15_finetune.ipynb #346cd9bd
+class BatchNormEval(Callback):
+    "Keep every BatchNorm layer in eval mode while training: the running statistics stay the pretrained ones (scales and shifts still train)"
+    order = 1   # after TrainEvalCallback has put the model in training mode
+    def before_train(self):
+        for m in self.model.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm): m.eval()

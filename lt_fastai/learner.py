@@ -6,6 +6,7 @@ Docs: https://lt-fastai.github.io/lt_fastai/learner.html.md"""
 
 # %% ../nbs/10_learner.ipynb #b268db16
 from __future__ import annotations
+import copy
 import warnings
 import numpy as np
 import torch
@@ -20,7 +21,7 @@ from fastai.torch_core import trainable_params, to_device
 from fastai.callback.core import Callback
 from fastai.callback.schedule import ParamScheduler, SchedCos, SchedLin, SchedNo, combine_scheds, combined_cos
 import fastai.callback.fp16      # noqa: F401  (adds Learner.to_fp16 / to_bf16)
-from .core import dataset_labels, class_counts
+from .core import dataset_labels, class_counts, check_int
 from .backbones import timm_splitter
 from .heads import find_classifier, trace_classifier, is_timm_model
 from .models import lt_model, fusion_splitter, input_stats
@@ -29,7 +30,7 @@ from .callbacks import GradualUnfreeze
 from .recipes import Recipe, Stage, get_recipe, list_recipes, RECIPES
 
 # %% auto #0
-__all__ = ['check_train_batches', 'LTLearner', 'lt_learner', 'lt_schedule', 'input_batch', 'backbone_learner']
+__all__ = ['check_train_batches', 'LTLearner', 'lt_learner', 'lt_schedule', 'is_frozen', 'input_batch', 'backbone_learner']
 
 # %% ../nbs/10_learner.ipynb #5afaffec
 def _has_timm(model) -> bool: return any(callable(getattr(m, 'group_matcher', None)) for m in model.modules())
@@ -41,6 +42,15 @@ def _own_train_loader(dls):
                         f"got a {type(dls.train).__name__}: build the loaders with lt_fastai (`LT*DataLoaders`, "
                         f"`in_memory_dls`, `DataBlock.lt_dataloaders`)")
     return type(dls)(dls.train.new(), *dls.loaders[1:], path=dls.path, device=dls.device)
+
+class _Rebuild:
+    "A fresh learner like the one being built, for another recipe: what recipe='auto' trains its candidates with"
+    def __init__(self, dls, model, kwargs): self.dls, self.model, self.kwargs = dls, copy.deepcopy(model), kwargs
+    def __call__(self, recipe, frozen=False, with_cbs=True):
+        kw = self.kwargs if with_cbs else {k: v for k, v in self.kwargs.items() if k != 'cbs'}   # the user's callbacks: final fit only
+        learn = lt_learner(self.dls, copy.deepcopy(self.model), recipe=recipe, **kw)
+        if frozen: learn.freeze()
+        return learn
 
 class _TrainableOnly:
     "`splitter` without the parameters an adapter keeps frozen (`model.lt_frozen`), so fastai's freeze/unfreeze never train them"
@@ -107,8 +117,8 @@ class LTLearner(Learner):
     def fine_tune(self, epochs:int, base_lr:float=2e-3, freeze_epochs:int=1, lr_mult:float=100, pct_start:float=0.3,
                   div:float=5., **kwargs):
         "fastai's `fine_tune` as `fit_lt` does it: one fit (the head first, then the whole model), then the recipe's stages"
-        lr = base_lr if freeze_epochs else slice(base_lr / 2 / lr_mult, base_lr / 2)
-        return self.fit_lt(epochs, lr, freeze_epochs=freeze_epochs, lr_mult=lr_mult, pct_start=pct_start, div=div, **kwargs)
+        self.freeze()   # as fastai's: the body waits for the head, whatever state the learner was in
+        return self.fit_lt(epochs, base_lr, freeze_epochs=freeze_epochs, lr_mult=lr_mult, pct_start=pct_start, div=div, **kwargs)
 
 # %% ../nbs/10_learner.ipynb #a8e3e940
 @delegates(Learner.__init__)
@@ -143,6 +153,8 @@ def lt_learner(dls:DataLoaders,      # training and validation loaders
         raise ValueError(f"the loaders have {n_out} class{'es' if n_out != 1 else ''}"
                          f"{f' ({list(names)})' if names is not None and len(names) else ''}: a classifier needs at least "
                          "two (an image folder needs one sub-folder per class)")
+    rebuild = None if r.auto is None else _Rebuild(dls, model, dict(loss_func=loss_func, metrics=metrics, cbs=cbs, splitter=splitter,
+                          counts=counts, many=many, few=few, precision=precision, **kwargs))
     counts = class_counts(labels, n_classes=None if multi else n_out) if counts is None else np.asarray(counts)
     if len(counts) != n_out: raise ValueError(f"got {len(counts)} class counts for {n_out} classes")
     _probe(model, dls, n_out, multi, needs_classifier=r.head is not None or bool(r.stages))
@@ -161,6 +173,7 @@ def lt_learner(dls:DataLoaders,      # training and validation loaders
     learn = LTLearner(dls, model, loss_func=loss_func, metrics=metrics, splitter=splitter,
                     cbs=r.build_cbs(counts) + L(cbs), **kwargs)
     learn.recipe, learn.lt_counts, learn.lt_stages = r, counts, []
+    if rebuild is not None: learn._lt_rebuild = rebuild
     return _set_precision(learn, precision)
 
 # %% ../nbs/10_learner.ipynb #74023d07
@@ -172,11 +185,6 @@ def _check_lr(lr, what='lr'):
         if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not np.isfinite(v) or v <= 0:
             raise ValueError(f"{what} must be a positive finite number (or a slice of them), got {lr!r}")
     return lr
-
-def _check_epochs(n, what, minimum=1):
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < minimum:
-        raise ValueError(f"{what} must be an int >= {minimum}, got {n!r}")
-    return int(n)
 
 def _phases(phases):
     "One schedule from (share, schedule) pairs, the empty ones left out"
@@ -190,7 +198,7 @@ _SCHEDULES = ('one_cycle', 'cosine', 'step')
 def lt_schedule(name:str='one_cycle',      # 'one_cycle' (fastai's), 'cosine' (warm-up, cosine decay) or 'step' (Cao et al. 2019)
                 lr_max=1e-3,               # peak learning rate: a number, or an array of one per parameter group
                 n_epoch:int=1,             # epochs the schedule spans (to place the warm-up)
-                warmup:float=1,            # 'cosine' and 'step': epochs of linear warm-up from `lr_max/div`
+                warmup:float=None,         # 'cosine' and 'step': epochs of linear warm-up from `lr_max/div` (None: 1, at most a fifth of the fit)
                 pct_start:float=0.25,      # 'one_cycle': share of the fit spent warming up
                 div:float=25.,             # the warm-up starts at `lr_max/div`
                 div_final:float=1e5,       # 'one_cycle': the fit ends at `lr_max/div_final`
@@ -198,13 +206,14 @@ def lt_schedule(name:str='one_cycle',      # 'one_cycle' (fastai's), 'cosine' (w
                ) -> dict:
     "Hyper-parameter schedules of a named fit, for fastai's `ParamScheduler`: {'lr': f(pct)}, and 'mom' for one-cycle"
     if name not in _SCHEDULES: raise ValueError(f"unknown schedule {name!r}; the schedules: {', '.join(_SCHEDULES)}")
-    n_epoch = _check_epochs(n_epoch, 'n_epoch')
+    n_epoch = check_int(n_epoch, 'n_epoch')
     lr = np.asarray(lr_max, dtype=float)
     if not (np.isfinite(lr).all() and (lr > 0).all()): raise ValueError(f"lr_max must be positive and finite, got {lr_max!r}")
     if lr.ndim == 0: lr = float(lr)
     if name == 'one_cycle':   # exactly what fastai's `fit_one_cycle` schedules
         return {'lr': combined_cos(pct_start, lr / div, lr, lr / div_final), 'mom': combined_cos(pct_start, *moms)}
     end = 1. if name == 'cosine' else 0.8
+    if warmup is None: warmup = min(1., n_epoch / 5)
     if isinstance(warmup, bool) or not isinstance(warmup, (int, float, np.integer, np.floating)) or not 0 <= warmup < end * n_epoch:
         raise ValueError(f"warmup must be a number of epochs in [0, {end * n_epoch:g}) for a {name!r} fit of {n_epoch} "
                          f"epoch(s), got {warmup!r}")
@@ -214,6 +223,11 @@ def lt_schedule(name:str='one_cycle',      # 'one_cycle' (fastai's), 'cosine' (w
     return {'lr': _phases([(w, SchedLin(lr / div, lr)), (0.8 - w, SchedNo(lr, lr)), (0.1, SchedNo(lr * 1e-2, lr * 1e-2)),
                            (0.1, SchedNo(lr * 1e-4, lr * 1e-4))])}
 
+
+# %% ../nbs/10_learner.ipynb #87414f56
+def is_frozen(learn:Learner) -> bool:
+    "Whether fastai's `freeze` (or `freeze_to`) left parameters of the body untrainable: how `fit_lt` knows a learner holds pretrained weights"
+    return learn.opt is not None and any(not p.requires_grad for pl in learn.opt.param_lists[:-1] for p in pl)
 
 # %% ../nbs/10_learner.ipynb #e295c0ef
 _SCHED_KW = ('pct_start', 'div', 'div_final', 'moms')
@@ -225,15 +239,11 @@ class _UnfreezeAt(Callback):
     def before_epoch(self):
         if self.epoch == self.at: self.learn.unfreeze()
 
-def _is_frozen(learn) -> bool:
-    "Whether fastai's `freeze` (or `freeze_to`) left parameters of the body untrainable"
-    return learn.opt is not None and any(not p.requires_grad for pl in learn.opt.param_lists[:-1] for p in pl)
-
 def _freeze_epochs(learn, freeze_epochs):
     "Epochs of the head alone: as asked, else 1 for a frozen learner (fastai's `fine_tune` default) and 0 otherwise"
     gradual = any(isinstance(cb, GradualUnfreeze) for cb in learn.cbs)
-    if freeze_epochs is None: return 1 if _is_frozen(learn) and not gradual else 0
-    F = _check_epochs(freeze_epochs, 'freeze_epochs', 0)
+    if freeze_epochs is None: return 1 if is_frozen(learn) and not gradual else 0
+    F = check_int(freeze_epochs, 'freeze_epochs', 0)
     if F and gradual:
         raise ValueError("the learner's GradualUnfreeze callback already decides when the body trains: leave freeze_epochs out")
     if learn.opt is None: learn.create_opt()
@@ -252,12 +262,14 @@ def _main_fit(learn, n_epoch, lr, schedule, F, lr_mult, warmup, kwargs):
     sk = {k: kwargs.pop(k) for k in _SCHED_KW if k in kwargs}
     cbs = L(kwargs.pop('cbs', None))
     if learn.opt is None: learn.create_opt()
+    gradual = any(isinstance(cb, GradualUnfreeze) for cb in learn.cbs)
+    pretrained = F > 0 or (is_frozen(learn) and not gradual)   # a frozen learner holds pretrained weights
+    body_lr = lr if isinstance(lr, slice) or not pretrained else slice(lr / 2 / lr_mult, lr / 2)   # fine_tune's rates
     if not F:
-        if _is_frozen(learn) and not any(isinstance(cb, GradualUnfreeze) for cb in learn.cbs): learn.unfreeze()
-        return learn.fit(n_epoch, cbs=[ParamScheduler(lt_schedule(schedule, _group_lrs(learn, lr), n_epoch, warmup, **sk)), *cbs], **kwargs)
+        if pretrained: learn.unfreeze()
+        return learn.fit(n_epoch, cbs=[ParamScheduler(lt_schedule(schedule, _group_lrs(learn, body_lr), n_epoch, warmup, **sk)), *cbs], **kwargs)
     learn.freeze()
     head = lt_schedule('one_cycle', _group_lrs(learn, slice(lr.stop if isinstance(lr, slice) else lr)), F, pct_start=0.99)
-    body_lr = lr if isinstance(lr, slice) else slice(lr / 2 / lr_mult, lr / 2)   # fine_tune's rates for the whole model
     if schedule == 'one_cycle': sk = dict(pct_start=0.3, div=5.) | sk           # and its one-cycle shape
     body = lt_schedule(schedule, _group_lrs(learn, body_lr), n_epoch, warmup, **sk)
     pcts, mom = [F / (F + n_epoch), n_epoch / (F + n_epoch)], learn.opt.hypers[-1].get('mom')
@@ -275,18 +287,23 @@ def fit_lt(self:Learner,
            stage_lr=None,          # learning rate of the training stages (default: `lr` × the stage's multiplier)
            schedule:str=None,      # 'one_cycle', 'cosine' or 'step' (`lt_schedule`; default: the recipe's, else 'one_cycle')
            freeze_epochs:int=None, # epochs of the head alone first, as `fine_tune` (default: the recipe's; else 1 if frozen, 0 if not)
-           lr_mult:float=100,      # after the head epochs the body trains at the head's rate ÷ `lr_mult` (as `fine_tune`)
-           warmup:float=1,         # 'cosine' and 'step': epochs of linear warm-up
+           lr_mult:float=None,     # a frozen learner's body trains at the head's rate ÷ `lr_mult` (default: the recipe's, else 100 as `fine_tune`)
+           warmup:float=None,      # 'cosine' and 'step': epochs of linear warm-up (None: 1, at most a fifth of the fit)
            fit_fn=None,            # or the main fit as fit_fn(learn, n_epoch, lr), replacing the schedule
            **kwargs                # the schedule's `pct_start`, `div`, `div_final`, `moms`; fastai `fit`'s `wd`, `cbs`...
           ) -> Learner:
     "Train with the recipe of `lt_learner`: one main fit (the head first if the learner is frozen), then every stage of the recipe"
     r = getattr(self, 'recipe', None)
     if r is None: raise AttributeError("this Learner has no recipe: build it with `lt_learner`")
-    n_epoch = _check_epochs(n_epoch, 'n_epoch')
+    n_epoch = check_int(n_epoch, 'n_epoch')
     lr = _check_lr(self.lr if lr is None else lr)
-    if stage_epochs is not None: stage_epochs = _check_epochs(stage_epochs, 'stage_epochs', 0)
+    if stage_epochs is not None: stage_epochs = check_int(stage_epochs, 'stage_epochs', 0)
     if stage_lr is not None: _check_lr(stage_lr, 'stage_lr')
+    if getattr(r, 'auto', None) is not None:   # recipe='auto': choose, train the winner, become it
+        if schedule is not None or fit_fn is not None: raise ValueError("recipe 'auto' chooses the schedule: leave schedule and fit_fn out")
+        from lt_fastai.auto import fit_auto
+        return fit_auto(self, n_epoch, lr, stage_epochs=stage_epochs, stage_lr=stage_lr, freeze_epochs=freeze_epochs,
+                        lr_mult=lr_mult, warmup=warmup, **kwargs)
     schedule = ifnone(schedule, getattr(r, 'schedule', None) or 'one_cycle')
     if schedule not in _SCHEDULES: raise ValueError(f"unknown schedule {schedule!r}; the schedules: {', '.join(_SCHEDULES)}")
     if fit_fn is None: lt_schedule(schedule, 1., n_epoch, warmup, **{k: kwargs[k] for k in _SCHED_KW if k in kwargs})  # (checks warmup)
@@ -298,9 +315,10 @@ def fit_lt(self:Learner,
         fit_fn(self, n_epoch, lr)
     else:
         F = _freeze_epochs(self, ifnone(freeze_epochs, getattr(r, 'freeze_epochs', None)))
+        lr_mult = ifnone(lr_mult, getattr(r, 'lr_mult', None) or 100)
         _main_fit(self, n_epoch, lr, schedule, F, lr_mult, warmup, dict(kwargs))
     self.lt_fit = dict(epochs=n_epoch, freeze_epochs=F, lr=lr, schedule='fit_fn' if fit_fn is not None else schedule,
-                       **({'warmup': warmup} if fit_fn is None and schedule != 'one_cycle' else {}))
+                       **({'warmup': ifnone(warmup, min(1., n_epoch / 5))} if fit_fn is None and schedule != 'one_cycle' else {}))
     for st in r.stages:
         ep = st.n_epochs(F + n_epoch) if stage_epochs is None or st.epochs == 0 else stage_epochs
         if st.epochs != 0 and ep == 0: continue     # stage_epochs=0: training stages skipped

@@ -59,6 +59,8 @@ class Recipe:
     wd: float = None                   # weight decay of the learner's fits (None: the optimiser's default)
     schedule: str = None               # the main fit's schedule in `fit_lt` ('one_cycle', 'cosine', 'step'; None: one-cycle)
     freeze_epochs: int = None          # `fit_lt`'s epochs of the head alone on a frozen learner (None: fastai's 1)
+    lr_mult: float = None              # `fit_lt`'s ratio of the head's rate to the first group's on a frozen learner (None: 100)
+    auto: dict = None                  # set by recipe 'auto': `fit_lt` chooses among candidates (`lt_fastai.auto`)
 
     def build_loss(self, counts, n_items):
         "The recipe's loss for training data with class `counts` and `n_items` items"
@@ -84,6 +86,7 @@ class Recipe:
         if self.wd is not None: parts.append(f"wd={self.wd}")
         if self.schedule is not None: parts.append(f"schedule={self.schedule!r}")
         if self.freeze_epochs is not None: parts.append(f"freeze_epochs={self.freeze_epochs}")
+        if self.lr_mult is not None: parts.append(f"lr_mult={self.lr_mult}")
         return f"Recipe({self.name!r}: {', '.join(parts)})"
 
 # %% ../nbs/09_recipes.ipynb #a9eee02b
@@ -346,12 +349,12 @@ def ldam_drw_la(max_m:float=0.5, s:float=30., drw_start=0.8, beta:float=0.9999, 
 
 # %% ../nbs/09_recipes.ipynb #45f95f1a
 @register_recipe
-def lpft_la(tau:float=1., init:str='probe', C:float=1.):
+def lpft_la(tau:float=1., init:str='probe', C:float=1., keep_bn_stats:bool=True):
     "the head from a class-balanced linear probe on the features, then fine-tuning with the logit-adjusted loss (Kumar et al. 2022; Menon et al. 2021)"
     from lt_fastai.losses import LogitAdjustedLoss
-    from lt_fastai.finetune import HeadFromFeatures
-    return Recipe('lpft_la', loss=partial(LogitAdjustedLoss, tau=tau), cbs=(partial(HeadFromFeatures, init, C=C),),
-                  freeze_epochs=0)
+    from lt_fastai.finetune import HeadFromFeatures, BatchNormEval
+    return Recipe('lpft_la', loss=partial(LogitAdjustedLoss, tau=tau), freeze_epochs=0,
+                  cbs=(partial(HeadFromFeatures, init, C=C),) + ((BatchNormEval,) if keep_bn_stats else ()))
 
 def lora_head(model, counts=None, r:int=8, alpha:float=None, train_norm:bool=True):
     "Recipe head: freeze the backbone and add LoRA updates (`add_lora`)"
@@ -359,12 +362,19 @@ def lora_head(model, counts=None, r:int=8, alpha:float=None, train_norm:bool=Tru
     add_lora(model, r=r, alpha=alpha, train_norm=train_norm)
 
 @register_recipe
-def lift(r:int=8, alpha:float=None, tau:float=1., init:str='probe', train_norm:bool=True):
+def lift(r:int=8, alpha:float=None, tau:float=1., init:str='probe', train_norm:bool=True, keep_bn_stats:bool=True):
     "LoRA on a frozen backbone with the logit-adjusted loss, the head from the features, cosine schedule (Shi et al. 2024; Hu et al. 2022)"
     from lt_fastai.losses import LogitAdjustedLoss
-    from lt_fastai.finetune import HeadFromFeatures
+    from lt_fastai.finetune import HeadFromFeatures, BatchNormEval
     return Recipe('lift', loss=partial(LogitAdjustedLoss, tau=tau), head=partial(lora_head, r=r, alpha=alpha, train_norm=train_norm),
-                  cbs=(partial(HeadFromFeatures, init),), schedule='cosine', freeze_epochs=0)
+                  cbs=(partial(HeadFromFeatures, init),) + ((BatchNormEval,) if keep_bn_stats else ()),
+                  schedule='cosine', freeze_epochs=0, lr_mult=1)
+
+# %% ../nbs/09_recipes.ipynb #cbe4621b
+@register_recipe
+def auto(candidates=None, eta:int=3, budget:int=None, metric:str='balanced_accuracy'):
+    "chooses a recipe and schedule on the validation split by successive halving within a budget, then trains the winner (`lt_fastai.auto`)"
+    return Recipe('auto', auto=dict(candidates=candidates, eta=eta, budget=budget, metric=metric))
 
 # %% ../nbs/09_recipes.ipynb #3ac79628
 @register_recipe(multilabel=True)

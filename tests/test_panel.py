@@ -24,3 +24,18 @@ def test_bad_arguments(panel, tmp_path):
     assert e.value.code == 2
     with pytest.raises(ValueError, match="unknown recipe 'glmcc'"): panel.main(['--tasks', 'digits', '--recipes', 'glmcc'])
     assert not (tmp_path / 'x.json').exists()
+
+def test_schedules_and_auto(panel, tmp_path):
+    "A recipe on another schedule is a row of its own; `auto` records its choice and counts its whole time"
+    out = tmp_path / 'p.json'
+    res = panel.main(['--tasks', 'digits', '--recipes', 'ce,balanced_softmax@cosine,auto', '--seeds', '0', '--epochs', '2',
+                      '--out', str(out)])
+    runs = {r['recipe']: r for r in res['tasks']['digits']['runs']}
+    assert set(runs) == {'ce', 'balanced_softmax@cosine', 'auto'}
+    from lt_fastai.auto import AUTO_SCRATCH
+    assert runs['auto']['auto']['recipe'] in {r for r, _ in AUTO_SCRATCH}
+    summ = json.loads(out.read_text())['tasks']['digits']['summary']
+    assert summ['balanced_softmax@cosine']['new'] and not summ['ce']['new']
+    assert summ['auto']['epoch_cost'] > 1                          # all its fits, per epoch of the final one
+    with pytest.raises(ValueError, match="unknown schedule 'cosin'"):
+        panel.main(['--tasks', 'digits', '--recipes', 'ce@cosin', '--seeds', '0', '--epochs', '1', '--out', str(tmp_path / 'y.json')])

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from fastai.callback.core import Callback
 from ..models import fusion_splitter
 from ..backbones import feature_size
+from ..core import check_int
 
 # %% auto #0
 __all__ = ['NORMS', 'SPECTRAL_FEATURES', 'SIGNAL_ARCHS', 'norm1d', 'conv_norm_act', 'GlobalPool1d', 'SignalBackbone',
@@ -25,11 +26,6 @@ __all__ = ['NORMS', 'SPECTRAL_FEATURES', 'SIGNAL_ARCHS', 'norm1d', 'conv_norm_ac
            'aux_loss_modules', 'LoadBalanceLoss']
 
 # %% ../../nbs/29_signal.models.ipynb #b46b102f
-def _check_int(v, name, minimum=1):
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {v!r}")
-    return int(v)
-
 NORMS = ('batch', 'group', 'layer', None)
 
 # %% ../../nbs/29_signal.models.ipynb #a32f0da0
@@ -87,7 +83,7 @@ class SignalBackbone(nn.Module):
 
     def __init__(self, n_in:int):
         super().__init__()
-        self.n_in = _check_int(n_in, 'n_in')
+        self.n_in = check_int(n_in, 'n_in')
         self.n_features = None
 
     @property
@@ -163,7 +159,7 @@ class ResNet1d(SignalBackbone):
         super().__init__(n_in)
         if depth not in self.configs:
             raise ValueError(f"ResNet1d has no depth {depth!r}: available depths are {sorted(self.configs)}")
-        width, stem_stride = _check_int(width, 'width'), _check_int(stem_stride, 'stem_stride')
+        width, stem_stride = check_int(width, 'width'), check_int(stem_stride, 'stem_stride')
         norm = _check_norm(norm)
         block, n_blocks = self.configs[depth]
         self.depth = depth
@@ -202,7 +198,7 @@ class SqueezeExcite1d(nn.Module):
                  min_hidden:int=4     # ... and at least this many (at most C)
                 ):
         super().__init__()
-        _check_int(channels, 'channels'); _check_int(reduction, 'reduction')
+        check_int(channels, 'channels'); check_int(reduction, 'reduction')
         hidden = max(channels // reduction, min(min_hidden, channels))
         self.fc = nn.Sequential(nn.Linear(channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, channels), nn.Sigmoid())
 
@@ -223,10 +219,10 @@ class SECNN1d(SignalBackbone):
                  pool:str='avg'         # global pooling: 'avg', 'max' or 'avgmax'
                 ):
         super().__init__(n_in)
-        width, stride = _check_int(width, 'width'), _check_int(stride, 'stride')
+        width, stride = check_int(width, 'width'), check_int(stride, 'stride')
         kss = list(kss)
         if widths is None: widths = [width] + [2 * width] * (len(kss) > 1) + [width] * (len(kss) - 2)
-        widths = [_check_int(w, 'widths') for w in widths]
+        widths = [check_int(w, 'widths') for w in widths]
         if not kss or len(widths) != len(kss):
             raise ValueError(f"give one width per kernel size: got {len(widths)} widths for {len(kss)} kernel sizes")
         norm = _check_norm(norm)
@@ -297,7 +293,7 @@ class TCN1d(SignalBackbone):
                  pool:str='avg'           # global pooling: 'avg', 'max', 'avgmax' or 'last' (the last step, with causal)
                 ):
         super().__init__(n_in)
-        width, depth, ks = _check_int(width, 'width'), _check_int(depth, 'depth'), _check_int(ks, 'ks', 2)
+        width, depth, ks = check_int(width, 'width'), check_int(depth, 'depth'), check_int(ks, 'ks', 2)
         if not 0 <= dropout < 1: raise ValueError(f"dropout must lie in [0, 1), got {dropout}")
         norm = _check_norm(norm)
         self.causal = causal
@@ -335,7 +331,7 @@ class FreqCNN1d(SignalBackbone):
         if bad or not feats or len(set(feats)) != len(feats):
             raise ValueError(f"features must be distinct names among {SPECTRAL_FEATURES}, got {features!r}")
         if iq and n_in % 2: raise ValueError(f"iq=True pairs the channels as (I, Q): n_in must be even, got {n_in}")
-        width, depth, n_bands = _check_int(width, 'width'), _check_int(depth, 'depth'), _check_int(n_bands, 'n_bands')
+        width, depth, n_bands = check_int(width, 'width'), check_int(depth, 'depth'), check_int(n_bands, 'n_bands')
         norm = _check_norm(norm)
         self.features, self.iq, self.window, self.eps = tuple(feats), iq, window, eps
         n_sig = n_in // 2 if iq else n_in
@@ -411,7 +407,7 @@ def signal_backbone(arch,            # a name in `SIGNAL_ARCHS`, or a backbone m
         close = get_close_matches(arch, list(SIGNAL_ARCHS), n=3)
         raise ValueError(f"unknown signal architecture {arch!r}" + (f" (did you mean {', '.join(map(repr, close))}?)" if close else '')
                          + f"; available: {', '.join(SIGNAL_ARCHS)}")
-    _check_int(n_in, 'n_in')
+    check_int(n_in, 'n_in')
     builder = SIGNAL_ARCHS[arch]
     fixed = set(kwargs) & set(getattr(builder, 'keywords', None) or {})
     if fixed:
@@ -453,7 +449,7 @@ class SignalMoE(SignalBackbone):
                  n_bands:int=4                                # log-power bands of the input summary (gate_on='input')
                 ):
         super().__init__(n_in)
-        d, width, n_bands = _check_int(d, 'd'), _check_int(width, 'width'), _check_int(n_bands, 'n_bands')
+        d, width, n_bands = check_int(d, 'd'), check_int(width, 'width'), check_int(n_bands, 'n_bands')
         if gate_on not in ('features', 'input'): raise ValueError(f"gate_on must be 'features' or 'input', got {gate_on!r}")
         load_balance_loss(torch.full((1, 2), .5), balance)   # checks `balance`
         experts = list(experts)

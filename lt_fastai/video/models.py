@@ -16,17 +16,13 @@ from torch import nn, Tensor
 from ..backbones import lt_timm_model, timm_splitter
 from ..models import fusion_splitter
 from ..backbones import feature_size
+from ..core import check_int
 
 # %% auto #0
 __all__ = ['VIDEO_TEMPORALS', 'VIDEO_ARCHS', 'FrameEncoder', 'TemporalPool', 'TemporalTransformer', 'SpaceTimeTransformer',
            'VideoBackbone', 'video_backbone', 'video_splitter']
 
 # %% ../../nbs/34_video.models.ipynb #8f6969e2
-def _check_int(v, name, minimum=1):
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {v!r}")
-    return int(v)
-
 def _check_p(p):
     if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
         raise ValueError(f"the dropout p must lie in [0, 1), got {p!r}")
@@ -55,7 +51,7 @@ class FrameEncoder(nn.Module):
         super().__init__()
         if not isinstance(backbone, nn.Module):
             raise TypeError(f"backbone must be an nn.Module mapping frames (N, C, H, W) to (N, F), got {type(backbone).__name__}")
-        n = feature_size(backbone) if n_features is None else _check_int(n_features, 'n_features')
+        n = feature_size(backbone) if n_features is None else check_int(n_features, 'n_features')
         if n is None:
             raise ValueError(f"cannot tell how many features {type(backbone).__name__} returns: pass `n_features`, "
                              "or give it an int attribute `n_features`")
@@ -85,9 +81,9 @@ class TemporalPool(nn.Module):
                 ):
         super().__init__()
         if kind not in self.kinds: raise ValueError(f"unknown temporal pooling {kind!r}: use one of {self.kinds}")
-        self.n_features, self.kind = _check_int(n_features, 'n_features'), kind
+        self.n_features, self.kind = check_int(n_features, 'n_features'), kind
         if kind == 'attention':
-            hidden = _check_int(hidden, 'hidden')
+            hidden = check_int(hidden, 'hidden')
             # no bias on the last layer: the softmax over T ignores a shift shared by all frames (it gets no gradient)
             self.score = nn.Sequential(nn.Linear(self.n_features, hidden), nn.Tanh(), nn.Linear(hidden, 1, bias=False))
         else: self.score = None
@@ -135,9 +131,9 @@ class TemporalTransformer(nn.Module):
                  mlp_ratio:float=4.    # hidden size of the feed-forward blocks, as a multiple of dim
                 ):
         super().__init__()
-        self.in_features = _check_int(n_features, 'n_features')
-        dim = self.in_features if dim is None else _check_int(dim, 'dim')
-        depth, heads, self.max_len = _check_int(depth, 'depth'), _check_int(heads, 'heads'), _check_int(max_len, 'max_len')
+        self.in_features = check_int(n_features, 'n_features')
+        dim = self.in_features if dim is None else check_int(dim, 'dim')
+        depth, heads, self.max_len = check_int(depth, 'depth'), check_int(heads, 'heads'), check_int(max_len, 'max_len')
         _check_heads(dim, heads)
         self.proj = nn.Identity() if dim == self.in_features else nn.Linear(self.in_features, dim)
         self.pos = nn.Parameter(torch.zeros(1, self.max_len, dim))
@@ -161,7 +157,7 @@ class TemporalTransformer(nn.Module):
 def _tuple(v, n, name):
     t = (v,) * n if isinstance(v, (int, np.integer)) else tuple(v) if isinstance(v, (tuple, list)) else None
     if t is None or len(t) != n: raise ValueError(f"{name} must be an int or {n} ints, got {v!r}")
-    return tuple(_check_int(o, name) for o in t)
+    return tuple(check_int(o, name) for o in t)
 
 # %% ../../nbs/34_video.models.ipynb #ae13b696
 class SpaceTimeTransformer(nn.Module):
@@ -181,9 +177,9 @@ class SpaceTimeTransformer(nn.Module):
                  mlp_ratio:float=4.        # hidden size of the feed-forward blocks, as a multiple of dim
                 ):
         super().__init__()
-        self.n_in, self.n_frames = _check_int(n_in, 'n_in'), _check_int(n_frames, 'n_frames')
+        self.n_in, self.n_frames = check_int(n_in, 'n_in'), check_int(n_frames, 'n_frames')
         self.img_size, self.tubelet = _tuple(img_size, 2, 'img_size'), _tuple(tubelet, 3, 'tubelet')
-        dim, heads = _check_int(dim, 'dim'), _check_int(heads, 'heads')
+        dim, heads = check_int(dim, 'dim'), check_int(heads, 'heads')
         _check_heads(dim, heads)
         if pool not in ('mean', 'cls'): raise ValueError(f"pool must be 'mean' or 'cls', got {pool!r}")
         bad = self._untiled((self.n_frames, *self.img_size))
@@ -194,9 +190,9 @@ class SpaceTimeTransformer(nn.Module):
         self.embed = nn.Conv3d(self.n_in, dim, kernel_size=self.tubelet, stride=self.tubelet)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dim)) if pool == 'cls' else None
         self.spatial_pos = nn.Parameter(torch.zeros(1, self.grid[1] * self.grid[2] + (pool == 'cls'), dim))
-        self.spatial = _encoder(dim, _check_int(spatial_depth, 'spatial_depth'), heads, _check_p(p), mlp_ratio)
+        self.spatial = _encoder(dim, check_int(spatial_depth, 'spatial_depth'), heads, _check_p(p), mlp_ratio)
         self.temporal_pos = nn.Parameter(torch.zeros(1, self.grid[0], dim))
-        self.temporal = _encoder(dim, _check_int(temporal_depth, 'temporal_depth'), heads, p, mlp_ratio)
+        self.temporal = _encoder(dim, check_int(temporal_depth, 'temporal_depth'), heads, p, mlp_ratio)
         for o in (self.spatial_pos, self.temporal_pos): nn.init.trunc_normal_(o, std=0.02)
         if self.cls_token is not None: nn.init.trunc_normal_(self.cls_token, std=0.02)
 
@@ -263,7 +259,7 @@ class VideoBackbone(nn.Module):
                 ):
         super().__init__()
         self.temporal_kind, self.frame_level = _check_temporal(temporal), bool(frame_level)
-        self.n_in = None if n_in is None else _check_int(n_in, 'n_in')
+        self.n_in = None if n_in is None else check_int(n_in, 'n_in')
         self.frames = frames if isinstance(frames, FrameEncoder) else FrameEncoder(frames)
         kw, n = dict(temporal_kwargs or {}), self.frames.n_features
         if temporal == 'transformer':
@@ -305,7 +301,7 @@ def video_backbone(arch='resnet18',          # a timm architecture (one encoder 
                   ) -> nn.Module:
     "A video backbone mapping clips (B, T, C, H, W) to (B, F), or to (B, T, F) when `frame_level`, with `n_features`"
     _check_temporal(temporal)
-    n_in = _check_int(n_in, 'n_in')
+    n_in = check_int(n_in, 'n_in')
     if isinstance(arch, nn.Module):
         if kwargs or pretrained is not False:
             given = sorted(kwargs) + (['pretrained'] if pretrained is not False else [])
