@@ -31,10 +31,9 @@ to cross-entropy's (median epoch time, divided by that of the `ce` runs of the s
 side with it in one process; a merged table keeps each run's own ratio).
 
 A recipe given as `recipe@schedule` (e.g. `balanced_softmax@cosine`) runs on that schedule of `fit_lt` instead of its
-own ('one_cycle' unless the recipe names one; 'cosine' warms up for one epoch, 'step' is Cao et al.'s). `auto` chooses
-among its candidates by successive halving on the validation split, then trains the winner for the task's epochs;
-its cost column is its whole time (every candidate's fits and the winner's) over the final fit's epochs, so it reads
-as "this many fixed-recipe fits".
+own ('one_cycle' unless the recipe names one; 'cosine' warms up for one epoch, 'step' is Cao et al.'s). `auto` trains
+its candidates for the task's epochs and averages their calibrated probabilities (`lt_fastai.auto`); its cost column
+is its whole time (every candidate's fit) over the task's epochs, so it reads as "this many cross-entropy fits".
 
 `--epochs N` runs every task's main fit for N epochs instead of its own budget (second stages keep theirs, capped
 at N): the same panel at another budget. The mixing recipes converge more slowly than the loss-only ones, so the

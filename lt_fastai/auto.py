@@ -8,18 +8,24 @@ Docs: https://lt-fastai.github.io/lt_fastai/auto.html.md"""
 from __future__ import annotations
 import math
 import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
 from fastcore.basics import noop
 from fastcore.xtras import ContextManagers
 from fastai.callback.progress import ProgressCallback
+from fastai.imports import noop as fastai_noop
 from fastai.learner import Learner
-from fastai.torch_core import set_seed
+from fastai.losses import CrossEntropyLossFlat
+from fastai.torch_core import set_seed, trainable_params
 from .core import check_int
-from .learner import is_frozen
+from .learner import is_frozen, lt_schedule
 from .metrics import lt_metrics
 from .posthoc import valid_preds
+from .recipes import get_recipe
 
 # %% auto #0
-__all__ = ['AUTO_SCRATCH', 'AUTO_PRETRAINED', 'halving_plan', 'fit_auto']
+__all__ = ['AUTO_SCRATCH', 'AUTO_PRETRAINED', 'halving_plan', 'balanced_temperature', 'ProbabilityEnsemble', 'fit_auto']
 
 # %% ../nbs/16_auto.ipynb #28e3f94a
 AUTO_SCRATCH = (('balanced_softmax', 'one_cycle'), ('balanced_softmax', 'cosine'), ('la_sam', 'one_cycle'),
@@ -30,79 +36,139 @@ AUTO_PRETRAINED = (('lpft_la', None), ('lift', None), ('logit_adjusted', 'one_cy
 
 # %% ../nbs/16_auto.ipynb #a4d35031
 def halving_plan(n_candidates:int,  # candidates in the first round
-                 n_epoch:int,       # epochs of the final fit of the winner
+                 n_epoch:int,       # epochs of the last round: the fit the chosen model trained
                  eta:int=3,         # each round keeps 1/eta of the candidates, and trains them eta times longer
-                 budget:int=None    # most epochs in all (rounds and final fit); None: as the plan needs
+                 budget:int=None    # most epochs in all; None: every candidate trains the full fit (one round)
                 ) -> list:
-    "Rounds of successive halving (Jamieson & Talwalkar 2016) as (candidates, epochs) pairs, the final fit of one last"
-    n_candidates, n_epoch = check_int(n_candidates, 'n_candidates'), check_int(n_epoch, 'n_epoch')
-    if isinstance(eta, bool) or not isinstance(eta, (int, np.integer)) or eta < 2: raise ValueError(f"eta must be an int >= 2, got {eta!r}")
-    rounds, k = [], n_candidates
-    while k > 1:
-        rounds.append(k); k = math.ceil(k / eta)
-    eps = [max(1, round(n_epoch / eta ** (len(rounds) - i))) for i in range(len(rounds))]
-    cost = lambda e: sum(k * x for k, x in zip(rounds, e)) + n_epoch
-    if budget is not None and cost(eps) > budget:
-        spare = budget - n_epoch - sum(rounds)          # what is left once every round has its 1 epoch
-        if spare < 0:
-            raise ValueError(f"a budget of {budget} epochs cannot choose among {n_candidates} candidates and train the winner "
-                             f"for {n_epoch}: it needs at least {n_epoch + sum(rounds)}")
-        extra = [e - 1 for e in eps]
-        scale = spare / max(1, sum(k * x for k, x in zip(rounds, extra)))
-        eps = [1 + int(x * scale) for x in extra]
-    return [(k, e) for k, e in zip(rounds, eps)] + [(1, n_epoch)]
+    "Rounds of successive halving (Jamieson & Talwalkar 2016) as (candidates, epochs) pairs; the last round trains for `n_epoch`"
+    n, n_epoch = check_int(n_candidates, 'n_candidates'), check_int(n_epoch, 'n_epoch')
+    eta = check_int(eta, 'eta', 2)
+    if budget is not None: budget = check_int(budget, 'budget')
+    counts = [n]
+    while counts[-1] > 1: counts.append(math.ceil(counts[-1] / eta))
+    cost = lambda plan: sum(k * e for k, e in plan)
+    for r in range(1, len(counts) + 1):    # the fewest rounds the budget allows: the most candidates trained in full
+        plan = [(k, max(1, round(n_epoch / eta ** (r - 1 - i)))) for i, k in enumerate(counts[:r])]
+        if budget is None or cost(plan) <= budget: return plan
+    raise ValueError(f"a budget of {budget} epochs cannot choose among {n} candidates with {n_epoch}-epoch fits: "
+                     f"successive halving with eta={eta} needs at least {cost(plan)} (a larger eta needs fewer)")
 
 # %% ../nbs/16_auto.ipynb #b0c52818
+def balanced_temperature(logits:torch.Tensor,  # (N, C) validation logits (or (..., C))
+                         targets:torch.Tensor  # (N,) class indices
+                        ) -> float:
+    "The temperature T minimising the class-balanced NLL of softmax(logits / T): each class's mean NLL counts equally"
+    z, t = logits.detach().float().reshape(-1, logits.shape[-1]), targets.detach().long().reshape(-1)
+    if len(z) != len(t): raise ValueError(f"got {len(z)} rows of logits for {len(t)} targets")
+    present = torch.unique(t)
+    # Guo et al. (2017) fit T on the plain NLL, which a long-tailed validation split weights towards its head classes;
+    # weighting each item by 1/n_c makes the fitted T serve the balanced error, the one the members were trained for
+    w = (1. / torch.bincount(t, minlength=z.shape[1]).clamp_min(1).float())[t]
+    def nll(T): return float((F.cross_entropy(z / T, t, reduction='none') * w).sum() / len(present))
+    grid = np.exp(np.linspace(np.log(0.02), np.log(50), 81))         # a grid, then one refinement: never diverges
+    T0 = grid[int(np.argmin([nll(T) for T in grid]))]
+    fine = T0 * np.exp(np.linspace(-0.12, 0.12, 25))
+    return float(fine[int(np.argmin([nll(T) for T in fine]))])
+
+# %% ../nbs/16_auto.ipynb #b3faa70d
+class ProbabilityEnsemble(nn.Module):
+    "Models whose temperature-scaled softmax probabilities are averaged; returns the log of the mean, which serves as logits"
+    def __init__(self,
+                 models,                 # trained models with the same classes (their outputs: (..., C) logits)
+                 temperatures=None       # one temperature per model (default: 1 each)
+                ):
+        super().__init__()
+        self.models = nn.ModuleList(models)
+        if not len(self.models): raise ValueError("an ensemble needs at least one model")
+        T = torch.ones(len(self.models)) if temperatures is None else torch.as_tensor(temperatures, dtype=torch.float32).flatten()
+        if len(T) != len(self.models) or not bool((torch.isfinite(T) & (T > 0)).all()):
+            raise ValueError(f"temperatures must be {len(self.models)} positive numbers, got {temperatures!r}")
+        self.register_buffer('temperatures', T)
+
+    def forward(self, *x):
+        # softmax and a mean of probabilities (Lakshminarayanan et al. 2017), not of logits: members trained with
+        # different losses (LDAM's scale s, the logit-adjusted offsets) have logits on different scales
+        logp = torch.stack([F.log_softmax(m(*x).float() / T, -1) for m, T in zip(self.models, self.temperatures)])
+        return torch.logsumexp(logp, 0) - math.log(len(self.models))
+
+    def extra_repr(self): return f"temperatures={[round(float(t), 3) for t in self.temperatures]}"
+
+# %% ../nbs/16_auto.ipynb #e4a1e0f8
 def _valid_score(learn, metric):
-    "`metric` of the long-tail metrics on the validation split"
-    p, t = valid_preds(learn)
-    m = lt_metrics(p, t, counts=learn.lt_counts, ks=())
+    "`metric` of the long-tail metrics on the validation split, and the validation logits and targets"
+    z, t = valid_preds(learn, act=noop)
+    m = lt_metrics(z, t, counts=learn.lt_counts, ks=())
     if metric not in m: raise ValueError(f"unknown metric {metric!r}; the metrics: {', '.join(m)}")
-    return float(m[metric])
+    return float(m[metric]), z, t
 
 def _quiet_as(learn, cand):
-    "Give `cand` the progress bar and logging of `learn` (a caller's `no_bar()`/`no_logging()` holds for the winner's fit)"
+    "Give `cand` the progress bar and logging of `learn` (a caller's `no_bar()`/`no_logging()` holds for the last round)"
     cms = [] if any(isinstance(cb, ProgressCallback) for cb in learn.cbs) else [cand.no_bar()]
-    if learn.logger is noop: cms.append(cand.no_logging())
+    if learn.logger in (noop, fastai_noop): cms.append(cand.no_logging())   # (fastai's `no_logging` sets its own noop)
     return ContextManagers(cms)
 
-def _adopt(learn, other):
-    "Make `learn` the learner `other` (its model, recipe, loss, callbacks and history), keeping what only `learn` has"
-    learn.__dict__.update(other.__dict__)
-    for cb in learn.cbs: cb.learn = learn
-    return learn
+def _candidates(opts, frozen):
+    "(recipe, schedule) pairs, checked before anything trains"
+    cands = [(c, None) if isinstance(c, str) else tuple(c) for c in (opts['candidates'] or (AUTO_PRETRAINED if frozen else AUTO_SCRATCH))]
+    for c in cands:
+        if len(c) != 2: raise ValueError(f"a candidate is a recipe name or a (recipe, schedule) pair, got {c!r}")
+        r = get_recipe(c[0])
+        if r.auto is not None or r.multilabel: raise ValueError(f"recipe {c[0]!r} cannot be a candidate of 'auto'")
+        if c[1] is not None: lt_schedule(c[1], 1., 10)
+    if len(set(cands)) != len(cands): raise ValueError(f"the candidates repeat: {cands}")
+    return cands
 
 def fit_auto(learn:Learner,     # a learner built with recipe='auto'
-             n_epoch:int,       # epochs of the final fit of the winner
+             n_epoch:int,       # epochs of every full fit (the last round's)
              lr=None,           # learning rate of every fit (default: `learn.lr`)
-             seed:int=0,        # every candidate starts from the same seed (None: leave the random state alone)
+             seed:int=None,     # every candidate starts from this seed (None: one drawn from the random state, which `set_seed` fixes)
              **kwargs           # passed to every `fit_lt` (stage_epochs, stage_lr, freeze_epochs, ...)
             ) -> Learner:
-    "Choose a recipe and schedule by successive halving on the validation split, train the winner, and become it"
-    opts = learn.recipe.auto
+    "Train the candidates by successive halving, then keep the last round's ensemble (or best model): the learner becomes it"
+    opts, rebuild = learn.recipe.auto, getattr(learn, '_lt_rebuild', None)
+    if rebuild is None: raise RuntimeError("this learner has already trained its candidates (see learn.lt_auto): build a new one to choose again")
     if kwargs.get('start_epoch'): raise ValueError("recipe 'auto' cannot resume a fit part-way: its rounds train fresh learners")
     frozen = is_frozen(learn)
-    cands = [tuple(c) if not isinstance(c, str) else (c, None) for c in (opts['candidates'] or (AUTO_PRETRAINED if frozen else AUTO_SCRATCH))]
+    cands = _candidates(opts, frozen)
     plan = halving_plan(len(cands), n_epoch, opts['eta'], opts['budget'])
     lr = learn.lr if lr is None else lr
-    rows, alive, total = [], cands, 0
+    if seed is None: seed = int(torch.randint(0, 2**31 - 1, ()))
+    rows, alive, total, last = [], cands, 0, []
     for rnd, (k, ep) in enumerate(plan):
-        final = rnd == len(plan) - 1
-        scores = {}
+        final, scores = rnd == len(plan) - 1, {}
         for recipe, sched in alive:
-            if seed is not None: set_seed(seed)
-            cand = learn._lt_rebuild(recipe, frozen, with_cbs=final)
+            set_seed(seed)
+            cand = rebuild(recipe, frozen)
             warm = kwargs.get('warmup')
-            kw = kwargs | ({'warmup': warm * ep / n_epoch} if warm is not None else {})   # a round is a shorter copy of the final fit
+            kw = kwargs | ({'warmup': warm * ep / n_epoch} if warm is not None else {})   # a round is a shorter copy of the full fit
             with _quiet_as(learn, cand) if final else ContextManagers([cand.no_bar(), cand.no_logging()]):
                 cand.fit_lt(ep, lr, schedule=sched, **kw)
             total += cand.lt_fit['epochs'] + cand.lt_fit['freeze_epochs']
-            scores[(recipe, sched)] = s = _valid_score(cand, opts['metric'])
+            s, z, t = _valid_score(cand, opts['metric'])
+            scores[(recipe, sched)] = s
             rows.append(dict(round=rnd, recipe=recipe, schedule=cand.lt_fit['schedule'], epochs=ep, **{opts['metric']: s}))
-        if final: break
-        alive = sorted(alive, key=lambda c: -scores[c])[:plan[rnd + 1][0]]
-    _adopt(learn, cand)
-    del learn._lt_rebuild   # (it holds the loaders and a copy of the initial model)
-    learn.lt_auto = dict(recipe=alive[0][0], schedule=cand.lt_fit['schedule'], metric=opts['metric'], epochs_in_all=total,
-                         plan=plan, candidates=rows)
+            if final: last.append((s, cand, balanced_temperature(z, t), rows[-1]))
+        if not final: alive = sorted(alive, key=lambda c: -scores[c])[:plan[rnd + 1][0]]   # (stable: ties keep the list's order)
+    return _combine(learn, last, opts, dict(metric=opts['metric'], seed=seed, epochs_in_all=total, plan=plan, candidates=rows))
+
+# %% ../nbs/16_auto.ipynb #68f86c5f
+def _combine(learn, last, opts, record):
+    "Make `learn` the last round's ensemble (or its best learner), with the record of the choice in `learn.lt_auto`"
+    best = max(last, key=lambda x: x[0])[1]           # the first of equals: the candidates' order breaks ties
+    del learn._lt_rebuild                              # (it holds the loaders and a copy of the initial model)
+    if opts['combine'] == 'ensemble' and len(last) > 1:
+        # the learner keeps its own loaders and callbacks (the user's, none of a member's recipe) and gets the ensemble
+        learn.model = ProbabilityEnsemble([c.model for _, c, _, _ in last], [T for _, _, T, _ in last]).to(next(best.model.parameters()).device)
+        learn.loss_func, learn.opt = CrossEntropyLossFlat(), None     # softmax of the ensemble's output: the mean probability
+        learn.splitter = trainable_params                              # (the members' own splitters see one model each)
+        learn.lt_fit = {k: best.lt_fit[k] for k in ('epochs', 'freeze_epochs', 'lr')} | dict(schedule='auto')   # (each member's: lt_auto)
+        learn.lt_stages = []
+        for _, _, T, row in last: row['temperature'] = T
+        s, _, _ = _valid_score(learn, opts['metric'])
+        record.update(combine='ensemble', members=[f"{r['recipe']}@{r['schedule']}" for _, _, _, r in last], **{opts['metric']: s})
+    else:
+        learn.__dict__.update(best.__dict__)           # its model, recipe, loss, callbacks, history and stages
+        for cb in learn.cbs: cb.learn = learn
+        record.update(combine='best', recipe=best.recipe.name, schedule=best.lt_fit['schedule'])
+    learn.lt_auto = record
     return learn

@@ -200,6 +200,7 @@ class HeadFromFeatures(Callback):
 class BatchNormEval(Callback):
     "Keep every BatchNorm layer in eval mode while training: the running statistics stay the pretrained ones (scales and shifts still train)"
     order = 1   # after TrainEvalCallback has put the model in training mode
+    def __init__(self): super().__init__()   # (no arguments: fastai's Callback would list every event as one)
     def before_train(self):
         for m in self.model.modules():
             if isinstance(m, nn.modules.batchnorm._BatchNorm): m.eval()

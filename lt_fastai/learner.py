@@ -299,7 +299,7 @@ def fit_lt(self:Learner,
     lr = _check_lr(self.lr if lr is None else lr)
     if stage_epochs is not None: stage_epochs = check_int(stage_epochs, 'stage_epochs', 0)
     if stage_lr is not None: _check_lr(stage_lr, 'stage_lr')
-    if getattr(r, 'auto', None) is not None:   # recipe='auto': choose, train the winner, become it
+    if getattr(r, 'auto', None) is not None:   # recipe='auto': train the candidates, become their ensemble (or best)
         if schedule is not None or fit_fn is not None: raise ValueError("recipe 'auto' chooses the schedule: leave schedule and fit_fn out")
         from lt_fastai.auto import fit_auto
         return fit_auto(self, n_epoch, lr, stage_epochs=stage_epochs, stage_lr=stage_lr, freeze_epochs=freeze_epochs,

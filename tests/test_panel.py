@@ -33,7 +33,9 @@ def test_schedules_and_auto(panel, tmp_path):
     runs = {r['recipe']: r for r in res['tasks']['digits']['runs']}
     assert set(runs) == {'ce', 'balanced_softmax@cosine', 'auto'}
     from lt_fastai.auto import AUTO_SCRATCH
-    assert runs['auto']['auto']['recipe'] in {r for r, _ in AUTO_SCRATCH}
+    from lt_fastai.recipes import get_recipe
+    assert runs['auto']['auto']['combine'] == 'ensemble'
+    assert runs['auto']['auto']['members'] == [f"{r}@{s or get_recipe(r).schedule or 'one_cycle'}" for r, s in AUTO_SCRATCH]
     summ = json.loads(out.read_text())['tasks']['digits']['summary']
     assert summ['balanced_softmax@cosine']['new'] and not summ['ce']['new']
     assert summ['auto']['epoch_cost'] > 1                          # all its fits, per epoch of the final one
