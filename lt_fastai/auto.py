@@ -29,7 +29,7 @@ __all__ = ['AUTO_SCRATCH', 'AUTO_PRETRAINED', 'halving_plan', 'balanced_temperat
 
 # %% ../nbs/16_auto.ipynb #28e3f94a
 AUTO_SCRATCH = (('balanced_softmax', 'one_cycle'), ('balanced_softmax', 'cosine'), ('la_sam', 'one_cycle'),
-                ('ldam_drw', 'step'), ('la_glmc', 'one_cycle'))   # (recipe, schedule)
+                ('ldam_drw', 'one_cycle'), ('la_glmc', 'one_cycle'))   # (recipe, schedule)
 
 # %% ../nbs/16_auto.ipynb #10e33a24
 AUTO_PRETRAINED = (('lpft_la', None), ('lift', None), ('logit_adjusted', 'one_cycle'), ('logit_adjusted', 'cosine'))   # None: the recipe's own
@@ -147,28 +147,40 @@ def fit_auto(learn:Learner,     # a learner built with recipe='auto'
             s, z, t = _valid_score(cand, opts['metric'])
             scores[(recipe, sched)] = s
             rows.append(dict(round=rnd, recipe=recipe, schedule=cand.lt_fit['schedule'], epochs=ep, **{opts['metric']: s}))
-            if final: last.append((s, cand, balanced_temperature(z, t), rows[-1]))
+            if final: last.append(dict(score=s, learn=cand, T=balanced_temperature(z, t), row=rows[-1], z=z, t=t, ba=_ba_se(z, t)[0]))
         if not final: alive = sorted(alive, key=lambda c: -scores[c])[:plan[rnd + 1][0]]   # (stable: ties keep the list's order)
     return _combine(learn, last, opts, dict(metric=opts['metric'], seed=seed, epochs_in_all=total, plan=plan, candidates=rows))
 
 # %% ../nbs/16_auto.ipynb #68f86c5f
+def _ba_se(z, t):
+    "Balanced accuracy of logits `z` on targets `t`, and its standard error (recalls smoothed as (k+1)/(n+2), so no class has zero variance)"
+    pred, t = z.argmax(-1).reshape(-1), t.reshape(-1)
+    k, n = [torch.bincount(t, weights=w, minlength=z.shape[-1]) for w in ((pred == t).double(), None)]
+    k, n = k[n > 0].double(), n[n > 0].double()
+    r = (k + 1) / (n + 2)
+    return float((k / n).mean()), float((r * (1 - r) / n).sum().sqrt() / len(n))
+
 def _combine(learn, last, opts, record):
     "Make `learn` the last round's ensemble (or its best learner), with the record of the choice in `learn.lt_auto`"
-    best = max(last, key=lambda x: x[0])[1]           # the first of equals: the candidates' order breaks ties
-    del learn._lt_rebuild                              # (it holds the loaders and a copy of the initial model)
+    best = max(last, key=lambda m: m['score'])      # the first of equals: the candidates' order breaks ties
+    del learn._lt_rebuild                           # (it holds the loaders and a copy of the initial model)
     if opts['combine'] == 'ensemble' and len(last) > 1:
+        ba, se = _ba_se(max(last, key=lambda m: m['ba'])['z'], best['t'])
+        keep = [m for m in last if opts['prune'] is None or m['ba'] >= ba - opts['prune'] * se]
+        for m in last: m['row'].update(temperature=m['T'], member=m in keep)
         # the learner keeps its own loaders and callbacks (the user's, none of a member's recipe) and gets the ensemble
-        learn.model = ProbabilityEnsemble([c.model for _, c, _, _ in last], [T for _, _, T, _ in last]).to(next(best.model.parameters()).device)
+        dev = next(best['learn'].model.parameters()).device
+        learn.model = ProbabilityEnsemble([m['learn'].model for m in keep], [m['T'] for m in keep]).to(dev)
         learn.loss_func, learn.opt = CrossEntropyLossFlat(), None     # softmax of the ensemble's output: the mean probability
         learn.splitter = trainable_params                              # (the members' own splitters see one model each)
-        learn.lt_fit = {k: best.lt_fit[k] for k in ('epochs', 'freeze_epochs', 'lr')} | dict(schedule='auto')   # (each member's: lt_auto)
+        learn.lt_fit = {k: best['learn'].lt_fit[k] for k in ('epochs', 'freeze_epochs', 'lr')} | dict(schedule='auto')
         learn.lt_stages = []
-        for _, _, T, row in last: row['temperature'] = T
         s, _, _ = _valid_score(learn, opts['metric'])
-        record.update(combine='ensemble', members=[f"{r['recipe']}@{r['schedule']}" for _, _, _, r in last], **{opts['metric']: s})
+        record.update(combine='ensemble', members=[f"{m['row']['recipe']}@{m['row']['schedule']}" for m in keep],
+                      **{opts['metric']: s})
     else:
-        learn.__dict__.update(best.__dict__)           # its model, recipe, loss, callbacks, history and stages
+        learn.__dict__.update(best['learn'].__dict__)   # its model, recipe, loss, callbacks, history and stages
         for cb in learn.cbs: cb.learn = learn
-        record.update(combine='best', recipe=best.recipe.name, schedule=best.lt_fit['schedule'])
+        record.update(combine='best', recipe=best['learn'].recipe.name, schedule=best['learn'].lt_fit['schedule'])
     learn.lt_auto = record
     return learn

@@ -372,10 +372,12 @@ def lift(r:int=8, alpha:float=None, tau:float=1., init:str='probe', train_norm:b
 
 # %% ../nbs/09_recipes.ipynb #cbe4621b
 @register_recipe
-def auto(candidates=None, eta:int=3, budget:int=None, metric:str='balanced_accuracy', combine:str='ensemble'):
+def auto(candidates=None, eta:int=3, budget:int=None, metric:str='balanced_accuracy', combine:str='ensemble', prune:float=2.):
     "trains strong recipes and schedules (successive halving within a budget), then averages the last round's calibrated probabilities or keeps its best on validation (`lt_fastai.auto`)"
     if combine not in ('ensemble', 'best'): raise ValueError(f"combine must be 'ensemble' or 'best', got {combine!r}")
-    return Recipe('auto', auto=dict(candidates=candidates, eta=eta, budget=budget, metric=metric, combine=combine))
+    if prune is not None and (isinstance(prune, bool) or not isinstance(prune, (int, float)) or not prune >= 0):
+        raise ValueError(f"prune must be a number of standard errors >= 0, or None, got {prune!r}")
+    return Recipe('auto', auto=dict(candidates=candidates, eta=eta, budget=budget, metric=metric, combine=combine, prune=prune))
 
 # %% ../nbs/09_recipes.ipynb #3ac79628
 @register_recipe(multilabel=True)

@@ -35,7 +35,10 @@ def test_schedules_and_auto(panel, tmp_path):
     from lt_fastai.auto import AUTO_SCRATCH
     from lt_fastai.recipes import get_recipe
     assert runs['auto']['auto']['combine'] == 'ensemble'
-    assert runs['auto']['auto']['members'] == [f"{r}@{s or get_recipe(r).schedule or 'one_cycle'}" for r, s in AUTO_SCRATCH]
+    every = [f"{r}@{s or get_recipe(r).schedule or 'one_cycle'}" for r, s in AUTO_SCRATCH]
+    members = runs['auto']['auto']['members']
+    assert members and members == [m for m in every if m in members]     # the candidates it kept, in their order
+    assert len(runs['auto']['auto']['candidates']) == len(AUTO_SCRATCH)
     summ = json.loads(out.read_text())['tasks']['digits']['summary']
     assert summ['balanced_softmax@cosine']['new'] and not summ['ce']['new']
     assert summ['auto']['epoch_cost'] > 1                          # all its fits, per epoch of the final one
