@@ -114,10 +114,13 @@ class LTLearner(Learner):
         import lt_fastai.distributed   # noqa: F401 (adds `Learner.to_lt_distributed`; accelerate is imported only for distributed runs)
         return self.to_lt_distributed(sync_bn, **kwargs)
 
-    def fine_tune(self, epochs:int, base_lr:float=2e-3, freeze_epochs:int=1, lr_mult:float=100, pct_start:float=0.3,
+    def fine_tune(self, epochs:int, base_lr:float=2e-3, freeze_epochs:int=None, lr_mult:float=None, pct_start:float=0.3,
                   div:float=5., **kwargs):
-        "fastai's `fine_tune` as `fit_lt` does it: one fit (the head first, then the whole model), then the recipe's stages"
+        "fastai's `fine_tune` as `fit_lt` does it: one fit (the head first, then the whole model), then the recipe's stages; `freeze_epochs` and `lr_mult` default to the recipe's, else fastai's 1 and 100"
         self.freeze()   # as fastai's: the body waits for the head, whatever state the learner was in
+        r = getattr(self, 'recipe', None)
+        if getattr(r, 'auto', None) is None:   # (recipe 'auto' leaves each candidate its own)
+            freeze_epochs = ifnone(freeze_epochs, ifnone(getattr(r, 'freeze_epochs', None), 1))
         return self.fit_lt(epochs, base_lr, freeze_epochs=freeze_epochs, lr_mult=lr_mult, pct_start=pct_start, div=div, **kwargs)
 
 # %% ../nbs/10_learner.ipynb #a8e3e940
