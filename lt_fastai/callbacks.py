@@ -644,7 +644,9 @@ def lf(self:GLMCMix, pred, *yb):
     if self.consistency and self._feats is not None:
         h = self._feats.flatten(1).float()
         hg, hl = h.chunk(2)
-        con = -(F.cosine_similarity(hg, hl.detach(), dim=-1).mean() + F.cosine_similarity(hl, hg.detach(), dim=-1).mean())
+        # 1 - cos rather than the paper's -cos: the same gradients, but a loss that never goes below zero, which
+        # fastai's `lr_find` (and any reader of the recorded losses) takes for granted
+        con = (1 - F.cosine_similarity(hg, hl.detach(), dim=-1).mean()) + (1 - F.cosine_similarity(hl, hg.detach(), dim=-1).mean())
         loss = loss + self.consistency * con
     return loss
 

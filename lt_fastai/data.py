@@ -6,7 +6,7 @@ Docs: https://lt-fastai.github.io/lt_fastai/data.html.md"""
 
 # %% ../nbs/01_data.ipynb #776903b8
 from __future__ import annotations
-import difflib, functools, inspect, os
+import contextlib, difflib, functools, inspect, os
 import warnings
 from pathlib import Path
 import numpy as np
@@ -17,10 +17,11 @@ from fastcore.basics import patch, store_attr, ifnone, noop
 from fastcore.meta import delegates
 from fastcore.foundation import L
 from fastai.data.load import DataLoader
-from fastai.data.core import TfmdDL, Datasets, DataLoaders, FilteredBase
+from fastai.data.core import TfmdDL, Datasets, DataLoaders, FilteredBase, show_batch as fastai_show_batch, show_results as fastai_show_results
+from fastai.interpret import plot_top_losses as fastai_plot_top_losses
 from fastai.data.block import DataBlock, TransformBlock, CategoryBlock, MultiCategoryBlock
-from fastai.data.transforms import ColReader, ColSplitter, GrandparentSplitter, parent_label
-from fastai.torch_core import default_device, find_bs, TensorBase
+from fastai.data.transforms import ColReader, ColSplitter, GrandparentSplitter, parent_label, CategoryMap
+from fastai.torch_core import default_device, find_bs, TensorBase, TensorCategory, TensorMultiCategory
 from fasttransform import Pipeline, Transform, DisplayedTransform
 from sklearn.model_selection import StratifiedKFold
 from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit, MultilabelStratifiedKFold
@@ -29,10 +30,10 @@ from .core import encode_labels, class_counts, dataset_labels, check_counts, to_
 # %% auto #0
 __all__ = ['SAMPLING_ALPHAS', 'stratified_split', 'StratifiedSplitter', 'multilabel_split', 'MultilabelSplitter',
            'stratified_kfold', 'class_sampling_probs', 'oversampling_factors', 'progressive_alpha', 'sampling_weights',
-           'WeightedSampling', 'WeightedTfmdDL', 'TensorItems', 'InMemoryDL', 'check_loader_kwargs', 'TensorMeta',
-           'show_channels', 'EncodeCats', 'EncodeConts', 'CatBlock', 'ContBlock', 'metadata_info', 'metadata_blocks',
-           'ColOrItem', 'df_column', 'df_labels', 'check_split_args', 'check_classes', 'check_files', 'lt_datablock',
-           'LTDataLoaders', 'in_memory_dls']
+           'WeightedSampling', 'WeightedTfmdDL', 'TensorItems', 'InMemoryDL', 'InMemoryBatch', 'check_loader_kwargs',
+           'TensorMeta', 'show_channels', 'EncodeCats', 'EncodeConts', 'CatBlock', 'ContBlock', 'metadata_info',
+           'metadata_blocks', 'ColOrItem', 'df_column', 'df_labels', 'check_split_args', 'check_classes', 'check_files',
+           'lt_datablock', 'LTDataLoaders', 'in_memory_dls']
 
 # %% ../nbs/01_data.ipynb #72221b56
 def _labels_for(items, labels=None, get_y=None):
@@ -247,21 +248,31 @@ def _as_tensor(a, name):
 
 class TensorItems(TensorDataset):
     "A `TensorDataset` that fastai can empty (for `Learner.export`) while keeping each tensor's item shape and dtype"
+    split_idx = None   # set by `set_split_idx`: the split whose batch transforms the loaders over it run (None: theirs)
     def new_empty(self): return TensorItems(*[t[:0] for t in self.tensors])
+
+    @contextlib.contextmanager
+    def set_split_idx(self, i:int):
+        "Run the batch transforms of split `i` (0: training's augmentations) in loaders over this dataset while the block runs, as fastai's `tta` asks"
+        old, self.split_idx = self.split_idx, i
+        try: yield self
+        finally: self.split_idx = old
 
 # %% ../nbs/01_data.ipynb #3f28c646
 def _stack_items(items, n_inp, name='test items'):
     "Tensors (one per input, and labels if there is one more) from columns (a tuple) or from items (a list)"
     if isinstance(items, (np.ndarray, torch.Tensor)): cols = (items,)
     elif isinstance(items, tuple): cols = items
-    elif isinstance(items, list):
+    elif isinstance(items, (list, L)):
+        items = list(items)
         if not items: raise ValueError(f"no {name}")
         if n_inp == 1 and not isinstance(items[0], tuple): cols = ([_as_tensor(o, name) for o in items],)
-        else:
-            bad = [i for i, o in enumerate(items) if not isinstance(o, tuple) or len(o) != n_inp]
+        else:   # tuples of the inputs, or of the inputs and the label (as fastai's `Interpretation` hands them back)
+            k = len(items[0]) if isinstance(items[0], tuple) and len(items[0]) in (n_inp, n_inp + 1) else n_inp
+            bad = [i for i, o in enumerate(items) if not isinstance(o, tuple) or len(o) != k]
             if bad: raise ValueError(f"these loaders take {n_inp} inputs per item: item {bad[0]} of the {name} is not a "
-                                     f"tuple of {n_inp} arrays")
-            cols = tuple([_as_tensor(o[j], name) for o in items] for j in range(n_inp))
+                                     f"tuple of {n_inp} arrays (or {n_inp + 1} with its label)")
+            cols = tuple([_as_tensor(o[j], name) for o in items] for j in range(k))
         cols = tuple(torch.stack(c) if isinstance(c, list) else c for c in cols)
     else: raise TypeError(f"{name} must be an array, a tuple of arrays (one per input) or a list of items, "
                           f"got {type(items).__name__}")
@@ -283,7 +294,7 @@ class InMemoryDL(WeightedSampling, DataLoader):
         if not isinstance(dataset, TensorItems): dataset = TensorItems(*dataset.tensors)
         kwargs.pop('num_workers', None)  # indexing in memory needs no worker processes
         self.n_inp = ifnone(n_inp, len(dataset.tensors) - 1)
-        self.vocab, self.split_idx, self.n_classes = vocab, split_idx, n_classes
+        self._vocab, self.split_idx, self.n_classes = vocab, split_idx, n_classes
         ab = kwargs.get('after_batch')
         # a plain DataLoader calls `after_batch` as it is; wrapped in a Pipeline (as TfmdDL does) a list of transforms
         # works, and training-only transforms (split_idx=0, e.g. SpecAugment) see which split they are in
@@ -292,13 +303,14 @@ class InMemoryDL(WeightedSampling, DataLoader):
 
     def before_iter(self):
         super().before_iter()
-        if isinstance(self.after_batch, Pipeline): self.after_batch.split_idx = self.split_idx
+        split = getattr(self.dataset, 'split_idx', None)   # `TensorItems.set_split_idx` (fastai's `tta`) overrides the loader's
+        if isinstance(self.after_batch, Pipeline): self.after_batch.split_idx = self.split_idx if split is None else split
 
     @property
     def c(self):
         "Number of classes: `n_classes`, the vocabulary's size, the width of multi-hot targets, or the largest index + 1"
         if self.n_classes is not None: return self.n_classes
-        if self.vocab is not None: return len(self.vocab)
+        if self._vocab is not None: return len(self._vocab)
         y = self.dataset.tensors[-1]
         return y.shape[-1] if y.ndim >= 2 else (int(y.max()) + 1 if len(y) else None)
 
@@ -319,14 +331,14 @@ class InMemoryDL(WeightedSampling, DataLoader):
                                  f"{tuple(ref.shape[1:])}")
             if len(x) != len(xs[0]): raise ValueError(f"test input {i} has {len(x)} items, input 0 has {len(xs[0])}")
         if len(cols) > self.n_inp:
-            y = torch.from_numpy(encode_labels(cols[-1], vocab=self.vocab, n_classes=self.c if self.vocab is None else None))
+            y = torch.from_numpy(encode_labels(cols[-1], vocab=self._vocab, n_classes=self.c if self._vocab is None else None))
             xs.append(y.float() if y.ndim >= 2 else y)
         return TensorItems(*xs)
 
     def new(self, dataset=None, cls=None, **kwargs):
         "A copy of this loader, on `dataset` if given: a `TensorDataset`, or new items for `dls.test_dl`"
         if dataset is not None and not isinstance(dataset, TensorDataset): dataset = self._test_dataset(dataset)
-        kw = {'n_inp': self.n_inp, 'vocab': self.vocab, 'n_classes': self.n_classes, 'split_idx': self.split_idx}
+        kw = {'n_inp': self.n_inp, 'vocab': self._vocab, 'n_classes': self.n_classes, 'split_idx': self.split_idx}
         return super().new(dataset, cls, **{**kw, **kwargs})
 
 # %% ../nbs/01_data.ipynb #58d760f7
@@ -334,7 +346,7 @@ class InMemoryDL(WeightedSampling, DataLoader):
 def decode_target(self:InMemoryDL, y):
     "A target (or a decoded prediction) as a class name, or a list of names for multi-hot targets"
     y = y.detach().cpu() if isinstance(y, torch.Tensor) else torch.as_tensor(y)
-    names = self.vocab if self.vocab is not None else list(range(self.c or 0))
+    names = self._vocab if self._vocab is not None else list(range(self.c or 0))
     if y.ndim == 1: return [names[i] for i in torch.nonzero(y > 0.5 if y.is_floating_point() else y).flatten().tolist()]
     return names[int(y)]
 
@@ -346,6 +358,108 @@ def decode_batch(self:InMemoryDL, b, max_n:int=9, full:bool=True) -> list:
     n = min(find_bs(b), max_n)
     return [tuple(o[i] for o in b[:self.n_inp]) + tuple(self.decode_target(o[i]) for o in b[self.n_inp:])
             for i in range(n)]
+
+# %% ../nbs/01_data.ipynb #e7514786
+@patch(as_prop=True)
+def vocab(self:InMemoryDL):
+    "The class names as fastai's `CategoryMap` (the class indices when none were given), as fastai's interpretation expects"
+    return CategoryMap(list(self._vocab) if self._vocab is not None else list(range(self.c or 0)), sort=False)
+
+# %% ../nbs/01_data.ipynb #044d3e8a
+@patch(as_prop=True)
+def items(self:InMemoryDL) -> list:
+    "Every item as a tuple of tensors, inputs then label: what fastai's `Interpretation` indexes and hands to `test_dl`"
+    return [tuple(t[i] for t in self.dataset.tensors) for i in range(len(self.dataset))]
+
+# %% ../nbs/01_data.ipynb #b54f2bbb
+class InMemoryBatch:
+    "The inputs of a batch of an `InMemoryDL`, ready to show: what fastai's `show_batch`, `show_results` and `plot_top_losses` dispatch on"
+    def __init__(self, xs:tuple, n_inp:int): self.xs, self.n_inp = xs, n_inp
+    def __len__(self): return len(self.xs[0]) if self.xs else 0
+
+def _show_input(x, ax):
+    "Draw one input on `ax` by its shape: image, (bands, time) picture, channels as lines, or a clip's middle frame"
+    x = x.detach().cpu().float()
+    if x.ndim == 4: x = x[len(x) // 2]
+    if x.ndim == 3 and x.shape[0] in (1, 3):
+        img = x.permute(1, 2, 0)
+        img = (img - img.min()) / (img.max() - img.min()).clamp_min(1e-8)
+        ax.imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap='gray' if img.shape[-1] == 1 else None)
+    elif x.ndim == 3 or (x.ndim == 2 and x.shape[0] > 16):
+        ax.imshow(x[0] if x.ndim == 3 else x, aspect='auto', origin='lower')
+    else: ax.plot((x if x.ndim == 2 else x.reshape(1, -1)).T.numpy(), lw=0.8)
+    ax.set_xticks([]); ax.set_yticks([])
+
+def _axes(n, ctxs=None, ncols=None, figsize=None, **kwargs):
+    if ctxs is not None: return list(ctxs)[:n]
+    import matplotlib.pyplot as plt
+    ncols = ncols or min(n, 3); nrows = -(-n // ncols)
+    fig, axs = plt.subplots(nrows, ncols, figsize=figsize or (3 * ncols, 2.6 * nrows), squeeze=False, layout='constrained')
+    for ax in axs.flat[n:]: ax.axis('off')
+    return list(axs.flat)[:n]
+
+def _name(o): return ', '.join(map(str, o)) if isinstance(o, (list, tuple)) else str(o)
+
+@patch
+def _pre_show_batch(self:InMemoryDL, b, max_n:int=9):
+    "The batch `b` for fastai's show functions: an `InMemoryBatch` of its inputs, its targets, and the items as (inputs..., names)"
+    its = L(self.decode_batch(tuple(o.detach().cpu() if isinstance(o, torch.Tensor) else o for o in b), max_n))
+    return InMemoryBatch(tuple(b[:self.n_inp]), self.n_inp), tuple(b[self.n_inp:]), its
+
+# %% ../nbs/01_data.ipynb #94705f76
+def _show_in_memory_batch(x:InMemoryBatch, y, samples, ctxs=None, max_n=9, **kwargs):
+    axs = _axes(min(len(samples), max_n), ctxs, **kwargs)
+    for s, ax in zip(samples, axs):
+        _show_input(s[0], ax)
+        if len(s) > x.n_inp: ax.set_title(_name(s[x.n_inp]), fontsize=9)
+    return axs
+
+def _show_in_memory_results(x:InMemoryBatch, y, samples, outs, ctxs=None, max_n=9, **kwargs):
+    axs = _axes(min(len(samples), max_n), ctxs, **kwargs)
+    for s, o, ax in zip(samples, outs, axs):
+        _show_input(s[0], ax)
+        ok = _name(o[0]) == _name(s[x.n_inp])
+        ax.set_title(f"{_name(o[0])} / {_name(s[x.n_inp])}", color='green' if ok else 'red', fontsize=9)
+    return axs
+
+def _plot_in_memory_top_losses(x:InMemoryBatch, y, samples, outs, raws, losses, ctxs=None, **kwargs):
+    axs = _axes(len(samples), ctxs, **kwargs)
+    for s, o, r, l, ax in zip(samples, outs, raws, losses, axs):
+        _show_input(s[0], ax)
+        ax.set_title(f"{_name(o[0])} / {_name(s[x.n_inp])}\nloss {float(l):.2f}, p {float(r.max()):.2f}", fontsize=9)
+    return axs
+
+def _plot_typed_top_losses(x:TensorBase, y:TensorCategory|TensorMultiCategory, samples, outs, raws, losses, ctxs=None, **kwargs):
+    # fastai draws the top losses of images only (and only once `fastai.vision.learner` is imported); items that can
+    # `show` themselves (lt_fastai's images, spectrograms, signals and clips) are drawn the same way here
+    axs = _axes(len(samples), ctxs, **kwargs)
+    for s, o, r, l, ax in zip(samples, outs, raws, losses, axs):
+        s[0].show(ctx=ax)
+        ax.set_title(f"{_name(o[0])} / {_name(s[1])}\nloss {float(l):.2f}, p {float(r.max()):.2f}", fontsize=9)
+    return axs
+
+# registered with fastai's own dispatch, so `dls.show_batch`, `learn.show_results` and `plot_top_losses` find them
+fastai_plot_top_losses.register(_plot_typed_top_losses)
+fastai_show_batch.register(_show_in_memory_batch)
+fastai_show_results.register(_show_in_memory_results)
+fastai_plot_top_losses.register(_plot_in_memory_top_losses)
+
+# %% ../nbs/01_data.ipynb #d6d1b27a
+@patch
+def show_batch(self:InMemoryDL, b=None, max_n:int=9, ctxs=None, show:bool=True, **kwargs):
+    "fastai's `show_batch` for in-memory data: the inputs of `b` (default: a batch) drawn by their shape, titled by class"
+    if b is None: b = self.one_batch()
+    if not show: return self._pre_show_batch(b, max_n=max_n)
+    return fastai_show_batch(*self._pre_show_batch(b, max_n=max_n), ctxs=ctxs, max_n=max_n, **kwargs)
+
+# %% ../nbs/01_data.ipynb #d90456b0
+@patch
+def show_results(self:InMemoryDL, b, out, max_n:int=9, ctxs=None, show:bool=True, **kwargs):
+    "What `Learner.show_results` calls: the inputs of `b` titled 'prediction / target', green when they agree"
+    x, y, its = self._pre_show_batch(b, max_n=max_n)
+    _, _, outs = self._pre_show_batch(tuple(b[:self.n_inp]) + (tuple(out) if isinstance(out, (list, tuple)) else (out,)), max_n=max_n)
+    res = (x, y, its, outs.itemgot(slice(self.n_inp, None)))
+    return fastai_show_results(*res, ctxs=ctxs, max_n=max_n, **kwargs) if show else res
 
 # %% ../nbs/01_data.ipynb #1293574f
 def _loader_params() -> set:

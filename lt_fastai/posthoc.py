@@ -93,6 +93,9 @@ def _train_only(learn, params, epochs, lr, sampler, update_bn_stats=False, loss_
         for p, rg in old_rg.items(): p.requires_grad_(rg)
         if sampler is not None: dl.sampler, dl.wgts = old_s
         learn.loss_func = old_lf
+        # the stage's optimiser holds the stage's parameters only: a later fit, or fastai's `export` (which rebuilds the
+        # optimiser and loads its state), needs one for the whole model, so the next fit creates it afresh
+        learn.opt = None
     return learn
 
 def crt_stage(learn:Learner,

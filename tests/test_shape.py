@@ -69,6 +69,7 @@ def test_every_modality_through_the_same_calls(name, how, tmp_path):
     assert learn.recipe.name == 'balanced_softmax' and learn.metadata is False and learn.normalize is None
     with quiet(learn): learn.fit_lt(1, 1e-2)
     assert np.isfinite(learn.recorder.values[-1][:2]).all()
+    _fastai_tools(learn, dls)
     items = np.stack([c['array'](f) for f in files[:3]]) if how == 'from_arrays' else files[:3]
     with quiet(learn): p, _ = learn.get_preds(dl=dls.test_dl(items))
     assert p.shape == (3, 3) and torch.allclose(p.sum(1), torch.ones(3), atol=1e-5)
@@ -78,6 +79,23 @@ def test_every_modality_through_the_same_calls(name, how, tmp_path):
         loaded = load_learner(tmp_path / 'learner.pkl')
     with quiet(loaded): p2, _ = loaded.get_preds(dl=loaded.dls.test_dl(items))
     assert torch.allclose(p, p2, atol=1e-5)
+
+def _fastai_tools(learn, dls):
+    "fastai's interpretation, show_batch, show_results and tta on this loader kind"
+    import matplotlib; matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    from fastai.interpret import ClassificationInterpretation
+    from lt_fastai.test_utils import quiet
+    with quiet(learn), warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        interp = ClassificationInterpretation.from_learner(learn)
+        assert interp.confusion_matrix().shape == (3, 3)
+        interp.plot_top_losses(2)
+        dls.show_batch(max_n=2)
+        learn.show_results(max_n=2)
+        p, t = learn.tta(n=1)
+        assert p.shape[1] == 3
+    plt.close('all')
 
 def _params(f): return {n: p.default for n, p in inspect.signature(f).parameters.items() if p.kind != p.VAR_KEYWORD}
 
