@@ -27,14 +27,14 @@ from fastai.callback.mixup import reduce_loss
 from fastai.learner import Learner
 from fastai.losses import CrossEntropyLossFlat
 import fastai.callback.schedule  # noqa: F401  (adds Learner.fit_one_cycle)
-from .core import class_priors, class_weights, dls_class_counts, check_counts
+from .core import class_priors, class_weights, dls_class_counts, check_counts, check_int
 from .data import progressive_alpha
 
 
 # %% auto #0
 __all__ = ['DeferredReweighting', 'ProgressiveSampling', 'GradualUnfreeze', 'remix_lambda', 'rand_box', 'cutmix', 'LTMixUp',
            'LTCutMix', 'MaxNorm', 'WeightAveraging', 'SAM', 'tail_classes', 'ImbSAM', 'glmc_label_weights',
-           'glmc_alpha', 'GLMCMix', 'RecipeWeightDecay']
+           'glmc_alpha', 'GLMCMix', 'RecipeWeightDecay', 'DivergenceGuard']
 
 # %% ../nbs/06_callbacks.ipynb #4d9df2e1
 class DeferredReweighting(Callback):
@@ -656,3 +656,29 @@ class RecipeWeightDecay(Callback):
     def __init__(self, wd:float): store_attr()
     def after_create(self):
         if self.learn.wd is None: self.learn.wd = self.wd
+
+# %% ../nbs/06_callbacks.ipynb #f01b669c
+class DivergenceGuard(Callback):
+    "Raise a clear error as soon as the training loss is no longer finite, or has grown `factor` times above its first value"
+    order = 55   # after the Recorder (50) has recorded the batch
+    def __init__(self,
+                 factor:float=1e3,  # the loss may grow to this many times its first value (at least 1)
+                 every:int=8        # look every `every` training batches (each look reads the loss off the device)
+                ):
+        if not factor > 1: raise ValueError(f"factor must be > 1, got {factor!r}")
+        store_attr(); self.every = check_int(every, 'every')
+
+    def before_fit(self):
+        from fastai.callback.schedule import LRFinder
+        self.first, self.active = None, not any(isinstance(cb, LRFinder) for cb in self.learn.cbs)   # lr_find diverges on purpose
+
+    def after_batch(self):
+        if not (self.active and self.training) or (self.first is not None and self.iter % self.every): return
+        v = float(self.learn.loss.detach().float().mean())
+        if self.first is None and math.isfinite(v): self.first = v
+        if math.isfinite(v) and abs(v) <= self.factor * max(abs(self.first), 1.): return
+        lr = self.opt.hypers[-1].get('lr') if self.opt is not None else None
+        raise FloatingPointError(
+            f"training diverged at epoch {self.epoch + 1}, batch {self.iter + 1}: the training loss is {v:.4g}"
+            f"{f' (it was {self.first:.4g} at the start of the fit)' if self.first is not None else ''}; lower the learning "
+            f"rate{f' (now {lr:.3g})' if lr is not None else ''} — `learn.lr_find()` suggests one — or look for extreme values in the inputs")

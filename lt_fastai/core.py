@@ -49,6 +49,16 @@ def _check_no_nan(a, what='labels'):
         raise ValueError(f"{what} contain NaN or inf at positions {bad[:10].tolist()}"
                          f"{' ...' if len(bad) > 10 else ''} ({len(bad)} in all)")
 
+_MISSING_TEXT = ('nan', 'NaN', 'None', '<NA>', 'NaT')
+
+def _check_missing_as_text(a):
+    "Labels such as 'nan' are missing values turned into text (pandas' `astype(str)` does it), not a class"
+    bad = [i for i, v in enumerate(a.tolist()) if isinstance(v, str) and v in _MISSING_TEXT]
+    if bad:
+        raise ValueError(f"{len(bad)} label(s) are {sorted({str(a[i]) for i in bad})} at position(s) {bad[:10]}{' ...' if len(bad) > 10 else ''}: "
+                         "a missing value written as text (pandas writes a missing label as 'nan' after astype(str)); "
+                         "drop or fill those items, or pass `vocab` if it really is a class name")
+
 def _encode_with_vocab(a, vocab):
     "Map each item of `a` to its index in `vocab`, naming the items that are not in it"
     o2i = {v: i for i, v in enumerate(vocab)}
@@ -100,6 +110,7 @@ def encode_labels(labels,            # ints, strings, a multi-hot matrix, or a s
     if a.ndim != 1: raise ValueError(f"labels must be 1-D (single-label), 2-D multi-hot or 3-D frame-level multi-hot, got shape {a.shape}")
     if a.dtype.kind in 'USO':
         if vocab is None:
+            _check_missing_as_text(a)
             try: vocab = sorted(set(a.tolist()))
             except TypeError:
                 kinds = sorted({type(o).__name__ for o in a.tolist()})

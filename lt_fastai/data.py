@@ -70,6 +70,10 @@ def stratified_split(labels,              # single-label class labels (ints or s
         while sum(sizes) > len(idx) - 1: sizes[int(np.argmax(sizes))] -= 1  # keep at least one for training
         bounds = np.cumsum([len(idx) - sum(sizes)] + sizes)[:-1]
         for s, part in zip(splits, np.split(idx, bounds)): s.append(part)
+    for name, s in zip(('validation', 'test'), splits[1:]):
+        if not s: raise ValueError(f"the {name} split would be empty: every class has fewer than {len(pcts) + 1} items "
+                                   f"({len(y)} items in {len(np.unique(y))} classes); give the classes more items, or pass "
+                                   "the split's indices yourself")
     if too_small:
         warnings.warn(f"class(es) {too_small[:10]}{' ...' if len(too_small) > 10 else ''} have fewer than "
                       f"{len(pcts) + 1} examples and were put in the training split only")
@@ -1073,7 +1077,7 @@ def in_memory_dls(x_train,            # training inputs: an array/tensor, or a t
                  ) -> DataLoaders:
     "`DataLoaders` of two `InMemoryDL`s, training shuffled (and weighted by `sampler`/`wgts`), validation in order"
     if not isinstance(bs, (int, np.integer)) or bs < 1: raise ValueError(f"bs must be a positive int, got {bs!r}")
-    vocab = ifnone(vocab, _joint_vocab(y_train, y_valid))
+    vocab_given, vocab = vocab, ifnone(vocab, _joint_vocab(y_train, y_valid))
     n = _n_classes_of((y_train, y_valid), n_classes, vocab)
     def _ds(x, y, split):
         xs = x if isinstance(x, (tuple, list)) else (x,)
@@ -1086,6 +1090,12 @@ def in_memory_dls(x_train,            # training inputs: an array/tensor, or a t
             if len(o) != len(yt): raise ValueError(f"{split} input {i} has {len(o)} items but there are {len(yt)} labels")
         return TensorItems(*xs, yt)
     trn, val = _ds(x_train, y_train, 'training'), _ds(x_valid, y_valid, 'validation')
+    if trn.tensors[-1].ndim == 1 and vocab_given is None and n_classes is None:   # classes read from the labels
+        unseen = sorted(set(val.tensors[-1].tolist()) - set(trn.tensors[-1].tolist()))
+        if unseen:
+            names = [vocab[i] for i in unseen] if vocab is not None else unseen
+            raise ValueError(f"class(es) {names[:10]} occur in the validation labels but never in training: the model could "
+                             "not learn them; drop those items, or pass `vocab` or `n_classes` to keep such a class on purpose")
     for i, (a, b) in enumerate(zip(trn.tensors[:-1], val.tensors[:-1])):
         if a.shape[1:] != b.shape[1:]:
             raise ValueError(f"input {i}: training items have shape {tuple(a.shape[1:])}, validation items {tuple(b.shape[1:])}")

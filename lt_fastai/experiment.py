@@ -83,13 +83,19 @@ def _set_rng_state(s:dict, dls):
 class RunCheckpoint(Callback):
     "Save model, optimiser, epoch, history and random states after every epoch of the main fit; resume from them"
     order = 75   # after the Recorder has its epoch's values, and after fastai's `SkipToEpoch` (70)
-    def __init__(self, path, resume:dict=None): self.path, self.resume = Path(path), resume
+    def __init__(self, path, resume:dict=None): self.path, self.resume, self.main_done = Path(path), resume, False
+    # only the epochs the main fit trains: not the recipe's later stages (their optimiser and epoch count are theirs),
+    # and not the epoch events that fastai's `get_preds` sends while evaluating
+    def before_fit(self): self.trained = False
+    def after_train(self): self.trained = True
+    def after_fit(self): self.main_done = self.main_done or self.trained
     def before_epoch(self):
         if self.resume is not None and self.epoch == self.resume['epoch']:
             _set_rng_state(self.resume['rng'], self.learn.dls)   # the draws an uninterrupted run would make from here on
             sl = self.learn.recorder.smooth_loss                 # and the running average the training loss reports
             sl.count, sl.val = self.resume['smooth_loss']
     def after_epoch(self):
+        if self.main_done or not self.trained: return
         start = self.resume['epoch'] if self.resume is not None else 0
         history = (self.resume['history'] if self.resume is not None else []) + \
                   [list(map(float, v)) for v in self.learn.recorder.values[start:]]

@@ -21,12 +21,12 @@ from fastai.torch_core import trainable_params, to_device
 from fastai.callback.core import Callback
 from fastai.callback.schedule import ParamScheduler, SchedCos, SchedLin, SchedNo, combine_scheds, combined_cos
 import fastai.callback.fp16      # noqa: F401  (adds Learner.to_fp16 / to_bf16)
-from .core import dataset_labels, class_counts, check_int
+from .core import dataset_labels, class_counts, check_int, shot_groups
 from .backbones import timm_splitter
 from .heads import find_classifier, trace_classifier, is_timm_model
 from .models import lt_model, fusion_splitter, input_stats
 from .metrics import lt_metric_list, multilabel_metric_list
-from .callbacks import GradualUnfreeze
+from .callbacks import GradualUnfreeze, DivergenceGuard
 from .recipes import Recipe, Stage, get_recipe, list_recipes, RECIPES
 
 # %% auto #0
@@ -123,6 +123,28 @@ class LTLearner(Learner):
             freeze_epochs = ifnone(freeze_epochs, ifnone(getattr(r, 'freeze_epochs', None), 1))
         return self.fit_lt(epochs, base_lr, freeze_epochs=freeze_epochs, lr_mult=lr_mult, pct_start=pct_start, div=div, **kwargs)
 
+# %% ../nbs/10_learner.ipynb #04e48a6a
+def _class_names(dls, idx, n_out):
+    "The names of classes `idx` (their indices when `dls` has no vocabulary of `n_out` names)"
+    names = getattr(dls, 'vocab', None)
+    return [names[i] for i in idx] if names is not None and len(names) == n_out else list(idx)
+
+def _check_n_classes(dls, n_out):
+    "A single-label classifier needs two classes or more"
+    if n_out >= 2: return
+    names = _class_names(dls, range(n_out), n_out)
+    raise ValueError(f"the loaders have {n_out} class{'es' if n_out != 1 else ''}{f' ({names})' if names else ''}: a "
+                     "classifier needs at least two (an image folder needs one sub-folder per class)")
+
+def _check_counts(dls, counts, n_out, multi):
+    "One count per class, and every single-label class with training items"
+    if len(counts) != n_out: raise ValueError(f"got {len(counts)} class counts for {n_out} classes")
+    z = np.flatnonzero(np.asarray(counts) == 0).tolist()
+    if multi or not z: return
+    raise ValueError(f"class(es) {_class_names(dls, z[:10], n_out)}{' ...' if len(z) > 10 else ''} have no training items: "
+                     "the model cannot learn them, a re-sampling rule cannot draw them and their metrics would be NaN; "
+                     "drop them from the classes (`vocab`/`n_classes`), or give them training items")
+
 # %% ../nbs/10_learner.ipynb #a8e3e940
 @delegates(Learner.__init__)
 def lt_learner(dls:DataLoaders,      # training and validation loaders
@@ -151,15 +173,12 @@ def lt_learner(dls:DataLoaders,      # training and validation loaders
                          f"{list_recipes(multilabel=multi)}")
     n_out = labels.shape[-1] if multi else getattr(dls, 'c', None)
     if not isinstance(n_out, (int, np.integer)): n_out = int(labels.max()) + 1 if len(labels) else 0
-    if not multi and n_out < 2:
-        names = getattr(dls, 'vocab', None)
-        raise ValueError(f"the loaders have {n_out} class{'es' if n_out != 1 else ''}"
-                         f"{f' ({list(names)})' if names is not None and len(names) else ''}: a classifier needs at least "
-                         "two (an image folder needs one sub-folder per class)")
+    if not multi: _check_n_classes(dls, n_out)
     rebuild = None if r.auto is None else _Rebuild(dls, model, dict(loss_func=loss_func, metrics=metrics, cbs=cbs, splitter=splitter,
                           counts=counts, many=many, few=few, precision=precision, **kwargs))
     counts = class_counts(labels, n_classes=None if multi else n_out) if counts is None else np.asarray(counts)
-    if len(counts) != n_out: raise ValueError(f"got {len(counts)} class counts for {n_out} classes")
+    _check_counts(dls, counts, n_out, multi)
+    shot_groups(counts, many, few)   # `few` > `many` fails here, not inside the Recorder after an epoch
     _probe(model, dls, n_out, multi, needs_classifier=r.head is not None or bool(r.stages))
     if r.sampler is not None:
         dls = _own_train_loader(dls)
@@ -174,7 +193,8 @@ def lt_learner(dls:DataLoaders,      # training and validation loaders
     if splitter is None: splitter = timm_splitter if _has_timm(model) else trainable_params
     if getattr(model, 'lt_frozen', None): splitter = _TrainableOnly(splitter)   # e.g. the backbone under LoRA adapters
     learn = LTLearner(dls, model, loss_func=loss_func, metrics=metrics, splitter=splitter,
-                    cbs=r.build_cbs(counts) + L(cbs), **kwargs)
+                    cbs=r.build_cbs(counts) + L(cbs) + ([] if any(isinstance(c, DivergenceGuard) for c in L(cbs)) else [DivergenceGuard()]),
+                    **kwargs)
     learn.recipe, learn.lt_counts, learn.lt_stages = r, counts, []
     if rebuild is not None: learn._lt_rebuild = rebuild
     return _set_precision(learn, precision)

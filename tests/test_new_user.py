@@ -56,8 +56,8 @@ def test_3_labels():
     with pytest.raises(ValueError, match=r"missing \(None or NaN\) at position\(s\) \[2\]"): stratified_split(['a', 'b', np.nan, 'a'])
     with pytest.raises(ValueError, match=r"position\(s\) \[1\]"): stratified_split(['a', None, 'b', 'a'])
     x = np.zeros((6, 2), np.float32)
-    d = in_memory_dls(x, [0, 0, 1, 1, 0, 1], x[:3], [0, 1, 2], bs=2, device='cpu')   # class 2 only in validation
-    assert d.c == 3
+    with pytest.raises(ValueError, match=r"class\(es\) \[2\] occur in the validation labels but never in training"):
+        in_memory_dls(x, [0, 0, 1, 1, 0, 1], x[:3], [0, 1, 2], bs=2, device='cpu')   # class 2 only in validation
     assert in_memory_dls(x, [0, 0, 1, 1, 0, 1], x[:3], [0, 1, 1], bs=2, device='cpu', n_classes=4).c == 4
     with pytest.raises(ValueError, match=r"labels must lie in \[0, 2\); found 2"):
         in_memory_dls(x, [0, 0, 1, 1, 0, 1], x[:3], [0, 1, 2], bs=2, n_classes=2)
