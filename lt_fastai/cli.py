@@ -280,7 +280,8 @@ def _run_command(a, cfg) -> int:
     else:
         out = Path(a.out or f'runs/{stem}-tune')
         st = tune(cfg, out, trials=a.trials, storage=a.storage, study=a.study)
-        import optuna
+        from lt_fastai.core import import_extra
+        optuna = import_extra('optuna', 'search', 'lt-fastai tune')
         done = [t for t in st.trials if t.state == optuna.trial.TrialState.COMPLETE]
         pruned = [t for t in st.trials if t.state == optuna.trial.TrialState.PRUNED]
         print(f"{len(st.trials)} trial(s) in the study: {len(done)} complete, {len(pruned)} pruned")
@@ -318,6 +319,9 @@ def _experiment_command(a) -> int:
         print(f"\n{cmd}: interrupted; `lt-fastai train CONFIG --resume` continues from the last checkpoint", file=sys.stderr)
         return 130
     except (ValueError, TypeError) as e:        # found with the data
+        print(f"{cmd}: {e}", file=sys.stderr)
+        return 1
+    except ModuleNotFoundError as e:            # an optional dependency (`import_extra` names the extra to install)
         print(f"{cmd}: {e}", file=sys.stderr)
         return 1
 

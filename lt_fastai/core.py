@@ -6,16 +6,15 @@ Docs: https://lt-fastai.github.io/lt_fastai/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #63790f9b
 from __future__ import annotations
-import math
+import importlib, math
 from collections.abc import Sequence
 import numpy as np
 import torch
-from timm.loss import compute_class_weights
 
 # %% auto #0
 __all__ = ['SHOT_GROUPS', 'to_numpy', 'is_multilabel_lists', 'encode_labels', 'class_counts', 'check_counts', 'check_int',
            'class_priors', 'imbalance_ratio', 'dataset_labels', 'dls_class_counts', 'long_tail_counts',
-           'long_tail_subset', 'shot_groups', 'quantile_shot_groups', 'class_weights']
+           'long_tail_subset', 'shot_groups', 'quantile_shot_groups', 'class_weights', 'missing_extra', 'import_extra']
 
 # %% ../nbs/00_core.ipynb #c9e0406d
 def _missing(seq) -> list:
@@ -288,14 +287,36 @@ def class_weights(counts,               # training examples per class
     "Per-class weights from `counts` by `method`, normalised to sum to the number of classes"
     c = check_counts(counts, allow_zero=method == 'none').astype(np.float64)
     if method == 'none': return np.ones_like(c)
-    # timm computes these rules (normalised to mean 1, i.e. sum C), but silently treats an empty class as having
-    # one sample; `check_counts` above refuses empty classes instead, so the weights never change quietly.
+    # the rules of Cui et al. (2019) and of re-weighting by inverse (square-root, power) frequency; computed here
+    # rather than with `timm.loss.compute_class_weights`, which treats an empty class as one sample (refused by
+    # `check_counts` above) and whose import costs seconds
     if method in ('inverse', 'sqrt', 'power'):
         p = {'inverse': 1.0, 'sqrt': 0.5, 'power': float(power)}[method]
-        _, w = compute_class_weights(torch.as_tensor(c), int(c.sum()), method='inv_freq', power=p)
+        w = c ** -p
     elif method == 'effective':
         if not 0 < beta < 1: raise ValueError(f"beta must lie in (0, 1), got {beta}")
-        _, w = compute_class_weights(torch.as_tensor(c), int(c.sum()), method='effective_num', beta=beta)
+        w = (1 - beta) / (1 - beta ** c)        # 1 / effective number of samples, E_n = (1 - β^n) / (1 - β)
     else: raise ValueError(f"unknown method {method!r}: use 'inverse', 'sqrt', 'power', 'effective' or 'none'")
-    w = w.double().numpy()
     return w / w.sum() * len(c)
+
+# %% ../nbs/00_core.ipynb #f541b0c3
+def missing_extra(e:ModuleNotFoundError, # the error of an import that failed
+                  extra:str,             # the lt_fastai extra that installs the module, e.g. 'audio'
+                  what:str=None          # what needs it, for the message (default: `lt_fastai[extra]`)
+                 ) -> ModuleNotFoundError:
+    "The one-line error naming the extra to install for the failed import `e` (`e` itself when the module is there but lacks a dependency of its own)"
+    if e.name is None: return e
+    top = e.name.split('.')[0]
+    return ModuleNotFoundError(f"{what or f'lt_fastai[{extra}]'} needs {top}, which is not installed: "
+                               f"pip install 'lt_fastai[{extra}]'", name=top)
+
+# %% ../nbs/00_core.ipynb #0653bec8
+def import_extra(name:str,       # the module, e.g. 'optuna'
+                 extra:str,      # the lt_fastai extra that installs it, e.g. 'search'
+                 what:str=None   # what needs it, for the message (default: `lt_fastai[extra]`)
+                ):
+    "Import the optional module `name`, or raise `missing_extra`'s one-line error"
+    try: return importlib.import_module(name)
+    except ModuleNotFoundError as e:
+        if e.name is None or e.name.split('.')[0] != name.split('.')[0]: raise   # `name` is there; a module it imports is not
+        raise missing_extra(e, extra, what) from None

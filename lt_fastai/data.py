@@ -30,10 +30,10 @@ from .core import encode_labels, class_counts, dataset_labels, check_counts, to_
 # %% auto #0
 __all__ = ['SAMPLING_ALPHAS', 'stratified_split', 'StratifiedSplitter', 'multilabel_split', 'MultilabelSplitter',
            'stratified_kfold', 'class_sampling_probs', 'oversampling_factors', 'progressive_alpha', 'sampling_weights',
-           'WeightedSampling', 'WeightedTfmdDL', 'TensorItems', 'InMemoryDL', 'InMemoryBatch', 'check_loader_kwargs',
-           'TensorMeta', 'show_channels', 'EncodeCats', 'EncodeConts', 'CatBlock', 'ContBlock', 'metadata_info',
-           'metadata_blocks', 'ColOrItem', 'df_column', 'df_labels', 'check_split_args', 'check_classes', 'check_files',
-           'lt_datablock', 'LTDataLoaders', 'in_memory_dls']
+           'WeightedSampling', 'WeightedTfmdDL', 'TensorItems', 'InMemoryDL', 'InMemoryBatch', 'register_logger_plots',
+           'check_loader_kwargs', 'TensorMeta', 'show_channels', 'EncodeCats', 'EncodeConts', 'CatBlock', 'ContBlock',
+           'metadata_info', 'metadata_blocks', 'ColOrItem', 'df_column', 'df_labels', 'check_split_args',
+           'check_classes', 'check_files', 'lt_datablock', 'LTDataLoaders', 'in_memory_dls']
 
 # %% ../nbs/01_data.ipynb #72221b56
 def _labels_for(items, labels=None, get_y=None):
@@ -404,12 +404,6 @@ def _axes(n, ctxs=None, ncols=None, figsize=None, **kwargs):
 
 def _name(o): return ', '.join(map(str, o)) if isinstance(o, (list, tuple)) else str(o)
 
-@patch
-def _pre_show_batch(self:InMemoryDL, b, max_n:int=9):
-    "The batch `b` for fastai's show functions: an `InMemoryBatch` of its inputs, its targets, and the items as (inputs..., names)"
-    its = L(self.decode_batch(tuple(o.detach().cpu() if isinstance(o, torch.Tensor) else o for o in b), max_n))
-    return InMemoryBatch(tuple(b[:self.n_inp]), self.n_inp), tuple(b[self.n_inp:]), its
-
 # %% ../nbs/01_data.ipynb #94705f76
 def _show_in_memory_batch(x:InMemoryBatch, y, samples, ctxs=None, max_n=9, **kwargs):
     axs = _axes(min(len(samples), max_n), ctxs, **kwargs)
@@ -464,6 +458,60 @@ def show_results(self:InMemoryDL, b, out, max_n:int=9, ctxs=None, show:bool=True
     _, _, outs = self._pre_show_batch(tuple(b[:self.n_inp]) + (tuple(out) if isinstance(out, (list, tuple)) else (out,)), max_n=max_n)
     res = (x, y, its, outs.itemgot(slice(self.n_inp, None)))
     return fastai_show_results(*res, ctxs=ctxs, max_n=max_n, **kwargs) if show else res
+
+# %% ../nbs/01_data.ipynb #75ab2fcd
+def _results_figure(x, samples, outs):
+    "One figure of `samples`, each titled 'prediction / target' (green when they agree)"
+    axs = _axes(len(samples))
+    if isinstance(x, InMemoryBatch): _show_in_memory_results(x, None, samples, outs, ctxs=axs)
+    else:
+        for s, o, ax in zip(samples, outs, axs):
+            s[0].show(ctx=ax)
+            ax.set_title(f"{_name(o[0])} / {_name(s[1])}", color='green' if _name(o[0]) == _name(s[1]) else 'red', fontsize=9)
+    return axs[0].figure
+
+def _tb_log(x, samples, outs, writer, step):
+    import matplotlib.pyplot as plt
+    fig = _results_figure(x, samples, outs)
+    writer.add_figure('Sample results', fig, step)
+    plt.close(fig)
+
+def _wandb_table(x, samples, outs):
+    import wandb, matplotlib.pyplot as plt
+    table = wandb.Table(columns=['Input', 'Ground_Truth', 'Predictions'])
+    for s, o in zip(samples, outs):
+        fig = _results_figure(x, [s], [o])
+        table.add_data(wandb.Image(fig), _name(s[getattr(x, 'n_inp', 1)]), _name(o[0]))
+        plt.close(fig)
+    return {'Prediction_Samples': table}
+
+# typed for fastai's dispatch: in-memory batches, and items of lt_fastai's types that `show` themselves
+def _tb_in_memory(x:InMemoryBatch, y, samples, outs, writer, step): _tb_log(x, samples, outs, writer, step)
+def _tb_typed(x:TensorBase, y:TensorCategory|TensorMultiCategory, samples, outs, writer, step): _tb_log(x, samples, outs, writer, step)
+def _wandb_in_memory(x:InMemoryBatch, y, samples, outs, preds): return _wandb_table(x, samples, outs)
+def _wandb_typed(x:TensorBase, y:TensorCategory|TensorMultiCategory, samples, outs, preds): return _wandb_table(x, samples, outs)
+
+_LOGGERS = {'fastai.callback.tensorboard': ('tensorboard_log', (_tb_in_memory, _tb_typed)),
+            'fastai.callback.wandb': ('wandb_process', (_wandb_in_memory, _wandb_typed))}
+_registered = set()
+
+def register_logger_plots() -> list:
+    "Let fastai's TensorBoard and W&B callbacks log predictions of lt_fastai's items; registers each logger already imported, once"
+    import sys
+    for mod, (name, fs) in _LOGGERS.items():
+        if mod in _registered or mod not in sys.modules: continue
+        for f in fs: getattr(sys.modules[mod], name).register(f)
+        _registered.add(mod)
+    return sorted(_registered)
+
+register_logger_plots()
+
+@patch
+def _pre_show_batch(self:InMemoryDL, b, max_n:int=9):
+    "The batch `b` for fastai's show functions: an `InMemoryBatch` of its inputs, its targets, and the items as (inputs..., names)"
+    register_logger_plots()   # a logger imported after lt_fastai (a plain `Learner` on these loaders never calls it)
+    its = L(self.decode_batch(tuple(o.detach().cpu() if isinstance(o, torch.Tensor) else o for o in b), max_n))
+    return InMemoryBatch(tuple(b[:self.n_inp]), self.n_inp), tuple(b[self.n_inp:]), its
 
 # %% ../nbs/01_data.ipynb #1293574f
 def _loader_params() -> set:

@@ -18,6 +18,7 @@ from fastcore.foundation import L
 from fastai.callback.core import Callback
 from fastai.learner import load_learner
 from fastai.torch_core import set_seed
+from .core import import_extra
 from .data import stratified_kfold, df_column
 from .modalities import get_modality
 from .datasets import example_dataset
@@ -328,8 +329,8 @@ def tune(config,                  # a config with a `search` section
          timeout:float=None       # seconds this worker may run
         ):
     "Hyper-parameter and recipe search with Optuna on a validation metric, pruning poor trials; writes the best as a config"
-    import optuna
-    from optuna_integration import FastAIV2PruningCallback
+    optuna = import_extra('optuna', 'search', 'lt-fastai tune')
+    FastAIV2PruningCallback = import_extra('optuna_integration', 'search', 'lt-fastai tune').FastAIV2PruningCallback
     cfg = load_config(config, overrides)
     space = _check_space(cfg)
     out = Path(out); out.mkdir(parents=True, exist_ok=True)

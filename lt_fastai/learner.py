@@ -26,6 +26,7 @@ from .backbones import timm_splitter
 from .heads import find_classifier, trace_classifier, is_timm_model
 from .models import lt_model, fusion_splitter, input_stats
 from .metrics import lt_metric_list, multilabel_metric_list
+from .data import register_logger_plots
 from .callbacks import GradualUnfreeze, DivergenceGuard
 from .recipes import Recipe, Stage, get_recipe, list_recipes, RECIPES
 
@@ -113,6 +114,11 @@ class LTLearner(Learner):
         "What fastai's `distrib_ctx()` calls: add lt_fastai's `LTDistributedTrainer` (see `lt_fastai.distributed`)"
         import lt_fastai.distributed   # noqa: F401 (adds `Learner.to_lt_distributed`; accelerate is imported only for distributed runs)
         return self.to_lt_distributed(sync_bn, **kwargs)
+
+    def fit(self, n_epoch, lr=None, wd=None, cbs=None, reset_opt=False, start_epoch=0):
+        "fastai's `fit`, after letting fastai's TensorBoard and W&B callbacks (when imported) log predictions of lt_fastai's items"
+        register_logger_plots()
+        return super().fit(n_epoch, lr=lr, wd=wd, cbs=cbs, reset_opt=reset_opt, start_epoch=start_epoch)
 
     def fine_tune(self, epochs:int, base_lr:float=2e-3, freeze_epochs:int=None, lr_mult:float=None, pct_start:float=0.3,
                   div:float=5., **kwargs):

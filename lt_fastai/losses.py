@@ -519,7 +519,9 @@ def _timm_loss(name):
     "A loss class from `timm.loss`, imported on first use"
     with warnings.catch_warnings():   # importing timm on recent torch warns about torch.jit.script
         warnings.filterwarnings('ignore', message='.*torch.jit.script.*', category=FutureWarning)
-        import timm.loss
+        import timm, timm.loss
+    if not hasattr(timm.loss, name):   # the distribution-balanced loss came with timm 1.0.31
+        raise ImportError(f"{name} needs a newer timm than the one installed ({timm.__version__}): pip install 'timm>=1.0.31'")
     return getattr(timm.loss, name)
 
 class AsymmetricLoss(FlatLoss):

@@ -97,3 +97,31 @@ def test_two_workers_share_one_study(tmp_path):
     best = yaml.safe_load((tmp_path / 'tune' / 'best.yaml').read_text())
     assert best['search'] == {} and best['recipe']['name'] in ('ce', 'balanced_softmax')
     assert len([d for d in (tmp_path / 'tune').iterdir() if d.name.startswith('trial') and d.is_dir()]) >= 1
+
+RUN_FILES = ['config.yaml', 'learner.pkl', 'log.txt', 'metrics.json', 'per_class.csv', 'recall_vs_frequency.png', 'versions.json']
+
+@pytest.mark.parametrize('half', [0, 1])
+def test_every_recipe_writes_a_complete_run(tmp_path, half):
+    "The demo config with each single-label recipe (one epoch, one stage epoch): a finished folder, no `.partial` left"
+    import warnings
+    sys.path.insert(0, str(ROOT))
+    from lt_fastai.experiment import run_experiment
+    from lt_fastai.recipes import list_recipes
+    cfg = dict(DEMO, data=dict(imb_ratio=100, bs=32), schedule=dict(epochs=1, lr=1e-2, stage_epochs=1, precision='fp32'))
+    for recipe in list_recipes(multilabel=False)[half::2]:
+        over = [f'recipe.name={recipe}'] + (['recipe.params={"candidates": ["ce", "balanced_softmax"]}'] if recipe == 'auto' else [])
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            m = run_experiment(cfg, tmp_path / recipe, overrides=over)
+        assert sorted(p.name for p in (tmp_path / recipe).iterdir()) == RUN_FILES, recipe
+        assert not (tmp_path / f'{recipe}.partial').exists(), recipe
+        assert m['config']['recipe']['name'] == recipe and 0 <= m['test']['balanced_accuracy'] <= 1, recipe
+
+def test_crt_run_from_the_command_line(tmp_path):
+    "A classifier re-training recipe through `lt-fastai train` exports its learner (it once ended in a traceback)"
+    cfg = write_config(tmp_path / 'demo.yaml', schedule__epochs=1, schedule__stage_epochs=1)
+    cli('train', cfg, 'recipe.name=crt', '--out', tmp_path / 'run', cwd=tmp_path)
+    assert sorted(p.name for p in (tmp_path / 'run').iterdir()) == RUN_FILES
+    r = cli('train', cfg, 'recipe.name=bce', '--out', tmp_path / 'multi', cwd=tmp_path, check=False)
+    assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1 and 'multi-label' in r.stderr, r.stderr   # found with the data
+    assert not (tmp_path / 'multi').exists() and not (tmp_path / 'multi.partial').exists()

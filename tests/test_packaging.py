@@ -25,6 +25,13 @@ def test_wheel_contains_every_module(tmp_path):
     modules = {('lt_fastai' / p.relative_to(ROOT / 'lt_fastai')).as_posix() for p in (ROOT / 'lt_fastai').rglob('*.py')
                if '__pycache__' not in p.parts}
     assert modules and modules <= names, f"missing from the wheel: {sorted(modules - names)}"
+    # the optional stacks are extras, not requirements of the base install
+    meta = zipfile.ZipFile(whl).read(next(n for n in names if n.endswith('.dist-info/METADATA'))).decode()
+    extras = {l.split(':', 1)[1].strip() for l in meta.splitlines() if l.startswith('Provides-Extra:')}
+    assert {'audio', 'video', 'signal', 'search', 'widgets', 'all', 'dev'} <= extras, extras
+    base = [l for l in meta.splitlines() if l.startswith('Requires-Dist:') and 'extra ==' not in l]
+    for pkg in ('librosa', 'soundfile', 'av', 'optuna', 'ipywidgets', 'h5py'):
+        assert not any(l.split(':', 1)[1].strip().split(' ')[0].split('>')[0].split('=')[0].lower() == pkg for l in base), pkg
 
 def test_readme_matches_index_notebook():
     r = subprocess.run([sys.executable, str(ROOT / 'tools' / 'make_readme.py'), '--check'], capture_output=True, text=True)
@@ -50,3 +57,44 @@ def test_ci_runs_the_readme_commands():
 def test_version_is_importable():
     import lt_fastai
     assert lt_fastai.__version__
+
+# Imports the base install lacks, made to fail as they would without the extras (a fresh environment per extra
+# would download gigabytes of PyTorch; this checks the same code paths)
+_BLOCK = """
+import sys, importlib.abc
+class _Missing(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in {'librosa', 'soundfile', 'av', 'optuna', 'optuna_integration', 'ipywidgets', 'h5py'}:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+sys.meta_path.insert(0, _Missing())
+"""
+
+def _without_extras(code):
+    return subprocess.run([sys.executable, '-c', _BLOCK + code], capture_output=True, text=True,
+                          env={**__import__('os').environ, 'PYTHONWARNINGS': 'ignore', 'OMP_NUM_THREADS': '1'})
+
+def test_base_install_works_without_the_extras():
+    "The library, images and signals need no extra"
+    r = _without_extras("from lt_fastai.all import *; from lt_fastai.vision import *; from lt_fastai.signal import *; "
+                        "import lt_fastai.cli; print(lt_learner, lt_vision_learner, lt_signal_learner)")
+    assert r.returncode == 0, r.stderr[-3000:]
+
+def test_a_missing_extra_is_one_line():
+    "Each optional part, imported without its extra, fails with one line naming the extra"
+    for mod, pkg, extra in [('lt_fastai.audio', 'soundfile', 'audio'), ('lt_fastai.video', 'av', 'video'),
+                            ('lt_fastai.explore', 'ipywidgets', 'widgets')]:
+        r = _without_extras(f"import {mod}")
+        last = r.stderr.strip().splitlines()[-1]
+        assert r.returncode != 0 and last == f"ModuleNotFoundError: {mod} needs {pkg}, which is not installed: pip install 'lt_fastai[{extra}]'", r.stderr[-2000:]
+    r = _without_extras("from lt_fastai.experiment import tune; tune({}, 'out')")
+    assert "lt-fastai tune needs optuna, which is not installed: pip install 'lt_fastai[search]'" in r.stderr.strip().splitlines()[-1], r.stderr[-2000:]
+
+def test_cli_names_a_missing_extra(tmp_path):
+    "`lt-fastai tune` and a run of an audio config without their extras: one line on stderr, no traceback"
+    (tmp_path / 'audio.yaml').write_text("data: {modality: audio, source: /nowhere.csv}\n")
+    (tmp_path / 'search.yaml').write_text("search: {schedule.lr: {low: 0.001, high: 0.1, log: true}}\n")
+    for args, extra in [(['train', 'audio.yaml'], 'audio'), (['tune', 'search.yaml', '--trials', '1'], 'search')]:
+        r = subprocess.run([sys.executable, '-c', _BLOCK + f"import sys; from lt_fastai.cli import main; sys.exit(main({args!r}))"],
+                           cwd=tmp_path, capture_output=True, text=True, env={**__import__('os').environ, 'PYTHONWARNINGS': 'ignore'})
+        err = r.stderr.strip().splitlines()
+        assert r.returncode == 1 and len(err) == 1 and f"pip install 'lt_fastai[{extra}]'" in err[0], r.stderr[-2000:]

@@ -67,8 +67,10 @@ def test_every_modality_through_the_same_calls(name, how, tmp_path):
     learn = m.learner_fn(dls, c['arch'], recipe='balanced_softmax', arch_kwargs=c['arch_kwargs'], precision='fp32')
     assert (learn.modality, learn.arch, learn.n_out, learn.pretrained) == (name, c['arch'], 3, False)
     assert learn.recipe.name == 'balanced_softmax' and learn.metadata is False and learn.normalize is None
-    with quiet(learn): learn.fit_lt(1, 1e-2)
-    assert np.isfinite(learn.recorder.values[-1][:2]).all()
+    from fastai.callback.tensorboard import TensorBoardCallback
+    tb = TensorBoardCallback(tmp_path / 'tb', trace_model=False, log_preds=True, n_preds=2)   # logs show_results' figure
+    with quiet(learn): learn.fit_lt(1, 1e-2, cbs=tb)
+    assert np.isfinite(learn.recorder.values[-1][:2]).all() and list((tmp_path / 'tb').glob('events.out.tfevents.*'))
     _fastai_tools(learn, dls)
     items = np.stack([c['array'](f) for f in files[:3]]) if how == 'from_arrays' else files[:3]
     with quiet(learn): p, _ = learn.get_preds(dl=dls.test_dl(items))
@@ -95,6 +97,13 @@ def _fastai_tools(learn, dls):
         learn.show_results(max_n=2)
         p, t = learn.tta(n=1)
         assert p.shape[1] == 3
+        try: from fastai.callback.wandb import wandb_process     # W&B is not a dependency: checked where it is installed
+        except ImportError: wandb_process = None
+        if wandb_process is not None:
+            b = dls.valid.one_batch()
+            _, _, dec = learn.get_preds(dl=[b], with_decoded=True)
+            x, y, its, outs = dls.valid.show_results(b, dec, max_n=2, show=False)
+            assert len(wandb_process(x, y, its, outs, None)['Prediction_Samples'].data) == 2
     plt.close('all')
 
 def _params(f): return {n: p.default for n, p in inspect.signature(f).parameters.items() if p.kind != p.VAR_KEYWORD}

@@ -11,8 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import Tensor
-import soundfile as sf
-import librosa
+from ..core import missing_extra
 from fastcore.basics import store_attr, ifnone
 from fastcore.foundation import L
 from fastcore.meta import delegates
@@ -22,6 +21,10 @@ from fastai.torch_core import TensorBase, TensorImageBase
 from fastai.data.block import TransformBlock, DataBlock
 from fastai.vision.data import get_grid
 from ..data import LTDataLoaders, ColOrItem, lt_datablock, show_channels, check_files
+try:
+    import soundfile as sf
+    import librosa
+except ModuleNotFoundError as e: raise missing_extra(e, 'audio', 'lt_fastai.audio') from None
 
 # %% auto #0
 __all__ = ['read_audio', 'fix_length', 'load_audio', 'TensorAudio', 'TensorSpec', 'AudioReader', 'LTAudioBlock', 'mel_filters',

@@ -10,7 +10,6 @@ import functools, inspect
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-import av
 import numpy as np
 import pandas as pd
 import torch
@@ -26,6 +25,9 @@ from fastai.vision.data import get_grid
 from fastai.vision.augment import RandTransform, aug_transforms
 from fastai.data.block import TransformBlock, DataBlock
 from ..data import LTDataLoaders, lt_datablock, multilabel_split, check_split_args, df_column, check_files
+from ..core import missing_extra
+try: import av
+except ModuleNotFoundError as e: raise missing_extra(e, 'video', 'lt_fastai.video') from None
 
 # %% auto #0
 __all__ = ['VIDEO_EXTS', 'FRAME_EXTS', 'write_video', 'TensorClip', 'VideoInfo', 'video_info', 'clip_indices', 'read_clip',
