@@ -137,7 +137,8 @@ class LTReport:
                  embedding:str='pca',    # 'pca', 'tsne' or None: 2-D view of the penultimate features
                  max_points:int=2000,    # at most this many points in the embedding (a seeded random subset)
                  top:int=20,             # top confusions to keep
-                 full_confusion:int=20   # keep the full confusion matrix up to this many classes
+                 full_confusion:int=20,  # keep the full confusion matrix up to this many classes
+                 preds=None              # (probabilities, targets) already computed on `dl`, e.g. by `ClassificationInterpretation`: no second pass, no embedding
                 ):
         if learn is None: return      # `LTReport.load` fills the fields
         if not isinstance(learn, Learner): raise TypeError(f"expected a fastai Learner, got {type(learn).__name__}")
@@ -146,12 +147,13 @@ class LTReport:
             if len(learn.dls.loaders) < 2 or len(learn.dls.valid.dataset) == 0:
                 raise ValueError("the learner has no validation data: pass the loader to report on as `dl`")
             dl = learn.dls.valid
-        z, t, f = _logits_and_features(learn, dl)
+        if preds is None: z, t, f = _logits_and_features(learn, dl)
+        else: (z, t), f = preds, None   # probabilities: the activation is not applied again
         if t is None or (isinstance(t, torch.Tensor) and t.numel() == 0): raise ValueError("the split has no labels to report against")
         multi = t.ndim >= 2
         C = z.shape[-1]
         if multi: z, t, f = z.reshape(-1, C), t.reshape(-1, C), (f.reshape(-1, f.shape[-1]) if f is not None else None)
-        p = _activation(learn, z, multi)
+        p = _activation(learn, z, multi) if preds is None else torch.as_tensor(z).float()
         many, few = _shot_thresholds(learn, many, few)
         if counts is None: counts = getattr(learn, 'lt_counts', None)
         if counts is None: counts = dls_class_counts(learn.dls)
@@ -181,6 +183,21 @@ class LTReport:
         key = 'mAP' if m['multilabel'] else 'balanced_accuracy'
         return (f"LTReport({m['split']}: {m['n']} {'rows' if m['multilabel'] else 'items'}, {m['n_classes']} classes, "
                 f"{key}={self.metrics.get(key, float('nan')):.4f}, ece={self.calibration['ece']:.4f})")
+
+# %% ../nbs/44_report.ipynb #db56f95b
+def _from_interp(cls, interp, **kwargs) -> LTReport:
+    "The report of the learner and loader of a fastai `Interpretation` (e.g. `ClassificationInterpretation.from_learner(learn)`), with its activation if it set one"
+    from fastai.interpret import Interpretation
+    if not isinstance(interp, Interpretation): raise TypeError(f"expected a fastai Interpretation, got {type(interp).__name__}")
+    learn, dl = interp.learn, interp.dl
+    valid = len(learn.dls.loaders) > 1 and getattr(dl, 'dataset', None) is learn.dls.valid.dataset
+    kwargs.setdefault('split', 'valid' if valid else 'custom')
+    if interp.act is not None:   # the interpretation's own activation: its probabilities, with no embedding
+        with learn.no_bar(): p, t = learn.get_preds(dl=dl, act=interp.act)
+        kwargs.update(preds=(p, t)); kwargs.setdefault('embedding', None)
+    return cls(learn, dl=dl, **kwargs)
+
+LTReport.from_interp = classmethod(_from_interp)
 
 # %% ../nbs/44_report.ipynb #a3d14c00
 def _df_to_json(df):

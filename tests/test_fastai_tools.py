@@ -30,6 +30,7 @@ def test_fastai_tools_single_label(recipe, digits, tmp_path):
     from fastai.callback.progress import CSVLogger
     from fastai.interpret import ClassificationInterpretation
     from fastai.learner import load_learner
+    from lt_fastai.report import LTReport
     from lt_fastai.test_utils import quiet
     learn = _learner(digits, recipe, tmp_path)
     with quiet(learn), warnings.catch_warnings():
@@ -45,6 +46,8 @@ def test_fastai_tools_single_label(recipe, digits, tmp_path):
         interp = ClassificationInterpretation.from_learner(learn)
         cm = interp.confusion_matrix()
         assert cm.shape == (10, 10) and cm.sum() == len(digits['valid'][1])
+        rep = LTReport.from_interp(interp, embedding=None)                   # lt_fastai's report of the same predictions
+        assert rep.meta['split'] == 'valid' and 0 <= rep.metrics['balanced_accuracy'] <= 1
         interp.plot_top_losses(3)
         learn.show_results(max_n=3)
         preds, targs = learn.tta(n=2)
