@@ -281,7 +281,7 @@ def _run_command(a, cfg) -> int:
         out = Path(a.out or f'runs/{stem}-tune')
         st = tune(cfg, out, trials=a.trials, storage=a.storage, study=a.study)
         from lt_fastai.core import import_extra
-        optuna = import_extra('optuna', 'search', 'lt-fastai tune')
+        optuna = import_extra('optuna', 'search', 'the search (`tune`)')
         done = [t for t in st.trials if t.state == optuna.trial.TrialState.COMPLETE]
         pruned = [t for t in st.trials if t.state == optuna.trial.TrialState.PRUNED]
         print(f"{len(st.trials)} trial(s) in the study: {len(done)} complete, {len(pruned)} pruned")

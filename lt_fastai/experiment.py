@@ -329,8 +329,8 @@ def tune(config,                  # a config with a `search` section
          timeout:float=None       # seconds this worker may run
         ):
     "Hyper-parameter and recipe search with Optuna on a validation metric, pruning poor trials; writes the best as a config"
-    optuna = import_extra('optuna', 'search', 'lt-fastai tune')
-    FastAIV2PruningCallback = import_extra('optuna_integration', 'search', 'lt-fastai tune').FastAIV2PruningCallback
+    optuna = import_extra('optuna', 'search', 'the search (`tune`)')
+    FastAIV2PruningCallback = import_extra('optuna_integration', 'search', 'the search (`tune`)').FastAIV2PruningCallback
     cfg = load_config(config, overrides)
     space = _check_space(cfg)
     out = Path(out); out.mkdir(parents=True, exist_ok=True)

@@ -10,14 +10,15 @@ from fastcore.basics import patch
 import numpy as np
 import torch
 import matplotlib.pyplot as plt
-from IPython import get_ipython
-from IPython.display import display, clear_output
 from fastai.learner import Learner
 from fastai.torch_core import to_device
 from .core import dls_class_counts, shot_groups, SHOT_GROUPS, missing_extra
 from .metrics import lt_metrics, confusion_counts, recall_per_class, precision_per_class, f1_per_class
 from .posthoc import valid_preds, logit_adjust, set_thresholds
-try: import ipywidgets as widgets
+try:   # ipywidgets, and the IPython it brings
+    import ipywidgets as widgets
+    from IPython import get_ipython
+    from IPython.display import display, clear_output
 except ModuleNotFoundError as e: raise missing_extra(e, 'widgets', 'lt_fastai.explore') from None
 
 # %% auto #0

@@ -64,7 +64,7 @@ _BLOCK = """
 import sys, importlib.abc
 class _Missing(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
-        if name.split('.')[0] in {'librosa', 'soundfile', 'av', 'optuna', 'optuna_integration', 'ipywidgets', 'h5py'}:
+        if name.split('.')[0] in {'librosa', 'soundfile', 'av', 'optuna', 'optuna_integration', 'ipywidgets', 'IPython', 'h5py'}:
             raise ModuleNotFoundError(f"No module named {name!r}", name=name)
 sys.meta_path.insert(0, _Missing())
 """
@@ -87,7 +87,7 @@ def test_a_missing_extra_is_one_line():
         last = r.stderr.strip().splitlines()[-1]
         assert r.returncode != 0 and last == f"ModuleNotFoundError: {mod} needs {pkg}, which is not installed: pip install 'lt_fastai[{extra}]'", r.stderr[-2000:]
     r = _without_extras("from lt_fastai.experiment import tune; tune({}, 'out')")
-    assert "lt-fastai tune needs optuna, which is not installed: pip install 'lt_fastai[search]'" in r.stderr.strip().splitlines()[-1], r.stderr[-2000:]
+    assert "the search (`tune`) needs optuna, which is not installed: pip install 'lt_fastai[search]'" in r.stderr.strip().splitlines()[-1], r.stderr[-2000:]
 
 def test_cli_names_a_missing_extra(tmp_path):
     "`lt-fastai tune` and a run of an audio config without their extras: one line on stderr, no traceback"
