@@ -147,8 +147,7 @@ class LTReport:
             if len(learn.dls.loaders) < 2 or len(learn.dls.valid.dataset) == 0:
                 raise ValueError("the learner has no validation data: pass the loader to report on as `dl`")
             dl = learn.dls.valid
-        if preds is None: z, t, f = _logits_and_features(learn, dl)
-        else: (z, t), f = preds, None   # probabilities: the activation is not applied again
+        z, t, f = _logits_and_features(learn, dl) if preds is None else (*preds, None)   # given: probabilities
         if t is None or (isinstance(t, torch.Tensor) and t.numel() == 0): raise ValueError("the split has no labels to report against")
         multi = t.ndim >= 2
         C = z.shape[-1]
