@@ -30,10 +30,11 @@ from .core import encode_labels, class_counts, dataset_labels, check_counts, to_
 # %% auto #0
 __all__ = ['SAMPLING_ALPHAS', 'stratified_split', 'StratifiedSplitter', 'multilabel_split', 'MultilabelSplitter',
            'stratified_kfold', 'class_sampling_probs', 'oversampling_factors', 'progressive_alpha', 'sampling_weights',
-           'WeightedSampling', 'WeightedTfmdDL', 'TensorItems', 'InMemoryDL', 'InMemoryBatch', 'register_logger_plots',
-           'check_loader_kwargs', 'TensorMeta', 'show_channels', 'EncodeCats', 'EncodeConts', 'CatBlock', 'ContBlock',
-           'metadata_info', 'metadata_blocks', 'ColOrItem', 'df_column', 'df_labels', 'check_split_args',
-           'check_classes', 'check_files', 'lt_datablock', 'LTDataLoaders', 'in_memory_dls']
+           'WeightedSampling', 'worker_error', 'WeightedTfmdDL', 'TensorItems', 'InMemoryDL', 'InMemoryBatch',
+           'register_logger_plots', 'check_loader_kwargs', 'TensorMeta', 'show_channels', 'EncodeCats', 'EncodeConts',
+           'CatBlock', 'ContBlock', 'metadata_info', 'metadata_blocks', 'ColOrItem', 'df_column', 'df_labels',
+           'check_split_args', 'check_classes', 'check_depth', 'with_progress', 'check_files', 'lt_datablock',
+           'LTDataLoaders', 'in_memory_dls']
 
 # %% ../nbs/01_data.ipynb #72221b56
 def _labels_for(items, labels=None, get_y=None):
@@ -238,9 +239,32 @@ class WeightedSampling:
         return super().new(dataset, cls, **{**kw, **kwargs})
 
 # %% ../nbs/01_data.ipynb #c81eb6ac
+def worker_error(e:BaseException):
+    "The error a DataLoader worker raised, as it was raised (PyTorch re-raises it prefixed by 'Caught … in DataLoader worker process N' and the worker's traceback); None for any other error"
+    msg = str(e.args[0]) if e.args and isinstance(e.args[0], str) else ''
+    if not (msg.startswith('Caught ') and 'DataLoader worker process' in msg): return None
+    head = f"{type(e).__name__}: "
+    lines = msg.splitlines()
+    start = max((k for k, l in enumerate(lines) if l.startswith(head)), default=None)
+    if start is None: return None
+    text = '\n'.join([lines[start][len(head):], *lines[start + 1:]]).strip()
+    try: return type(e)(text)
+    except Exception: return None
+
+# %% ../nbs/01_data.ipynb #bd81ea04
 @delegates(TfmdDL.__init__)
 class WeightedTfmdDL(WeightedSampling, TfmdDL):
-    "A `TfmdDL` that draws its training order from per-item weights (`wgts`) or a sampling rule (`sampler`)"
+    "A `TfmdDL` that draws its training order from per-item weights (`wgts`) or a sampling rule (`sampler`); an item that fails in a worker raises the library's own error"
+    def __iter__(self):
+        it = super().__iter__()
+        while True:
+            try: b = next(it)
+            except StopIteration: return
+            except Exception as e:
+                clean = worker_error(e)
+                if clean is None: raise
+                raise clean from None
+            yield b
 
 # %% ../nbs/01_data.ipynb #aac8a957
 def _as_tensor(a, name):
@@ -759,24 +783,55 @@ def check_classes(labels,         # the training labels (single-label)
         raise ValueError(f"{where}: found {len(found)} class{'es' if len(found) != 1 else ''} {found}; a classifier needs "
                          f"at least two (put the {what} in one sub-folder per class)")
 
-# %% ../nbs/01_data.ipynb #ff7876c9
+# %% ../nbs/01_data.ipynb #b5f274fe
+_PROGRESS_FROM = 1000   # checks of this many files or more show a progress bar
+
+def check_depth(check,          # `check_files` of a constructor: True/'full', 'header', a share in (0, 1), or False
+                n:int,          # number of files
+                seed:int=0      # seed of the sample of a share
+               ):
+    "Which of `n` files get the full check (decoded, not only their header), as a boolean mask; None when nothing is checked"
+    if check is False or check is None: return None
+    if check is True or check == 'full': return np.ones(n, dtype=bool)
+    if check == 'header': return np.zeros(n, dtype=bool)
+    if isinstance(check, float) and 0 < check < 1:
+        m = np.zeros(n, dtype=bool)
+        m[np.random.default_rng(seed).choice(n, max(1, round(check * n)), replace=False)] = True
+        return m
+    raise ValueError(f"check_files must be True or 'full' (decode every file), 'header' (headers only), a share in (0, 1) "
+                     f"of the files to decode in full (the others by their header), or False; got {check!r}")
+
+# %% ../nbs/01_data.ipynb #f0df38ad
+def with_progress(items:list, what:str='files'):
+    "`items` to iterate over, in a progress bar when they are many (a check of 1,000 files or more shows how far it has got)"
+    if len(items) < _PROGRESS_FROM: return items
+    from fastprogress.fastprogress import progress_bar
+    pb = progress_bar(items, leave=False)
+    pb.comment = f'checking {what}'
+    return pb
+
+# %% ../nbs/01_data.ipynb #4a3d8165
 def check_files(files,              # the items' files (or other items a check takes)
-                check_one,          # check_one(file) -> anything; raises ValueError, OSError, KeyError or TypeError on a bad file
+                check_one,          # check_one(file) -> anything, or check_one(file, full) with `deep`; raises ValueError, OSError, KeyError or TypeError on a bad file
                 what:str='files',   # what the files are, for the message
-                max_report:int=10   # problems listed in the error (all are counted)
+                max_report:int=10,  # problems listed in the error (all are counted)
+                deep=None,          # per file, whether to check it in full (decode it) rather than its header: `check_depth`'s mask
+                skip:bool=False     # warn and give None for bad files instead of raising (`bad_files='skip'`)
                ) -> list:
-    "`check_one` of every file; a ValueError listing every bad file (with why) if any is bad"
+    "`check_one` of every file; a ValueError listing every bad file (with why) if any is bad, or with `skip` a warning and None for each"
     files = list(files)
     if not files: raise ValueError(f"no {what} to check")
     out, problems = [], []
-    for f in files:
-        try: out.append(check_one(f))
-        except (ValueError, OSError, KeyError, TypeError) as e:
+    for i, f in enumerate(with_progress(files, what)):
+        try: out.append(check_one(f) if deep is None else check_one(f, bool(deep[i])))
+        except (ValueError, OSError, KeyError, TypeError, RuntimeError) as e:
             msg = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
-            problems.append(msg if str(f) in msg else f"{f}: {msg}")
+            problems.append(msg if str(f) in msg else f"{f}: {msg}"); out.append(None)
     if problems:
         more = f"\n  ... and {len(problems) - max_report} more" if len(problems) > max_report else ''
-        raise ValueError(f"{len(problems)} problem(s) in {len(files)} {what}:\n  " + "\n  ".join(problems[:max_report]) + more)
+        text = f"{len(problems)} problem(s) in {len(files)} {what}:\n  " + "\n  ".join(problems[:max_report]) + more
+        if not skip: raise ValueError(text + "\n(bad_files='skip' leaves them out, with a warning)")
+        warnings.warn(f"left out, as bad_files='skip' asks: {text}")
     return out
 
 # %% ../nbs/01_data.ipynb #e3aaab8e
@@ -840,9 +895,15 @@ def _get_files(cls:LTDataLoaders, path:Path) -> list:
                   and (exts is None or f.suffix.lower() in exts))
 
 @patch(cls_method=True)
-def _file_kwargs(cls:LTDataLoaders, files:list, db_kw:dict, check:bool=True) -> dict:
-    "What the files say about how to read them — more arguments for the builder — checking them first when `check`"
+def _file_kwargs(cls:LTDataLoaders, files:list, db_kw:dict, check=True, skip:bool=False) -> dict:
+    "What the files say about how to read them — more arguments for the builder — checking them first as deep as `check` asks (`check_depth`); with `skip`, the positions of bad files under '_bad'"
     return {}
+
+def _checked(cls, files, db_kw, check_files, bad_files):
+    "The modality's file check before anything is built: (more builder arguments, positions of the files to leave out)"
+    if bad_files not in ('raise', 'skip'): raise ValueError(f"bad_files must be 'raise' or 'skip', got {bad_files!r}")
+    kw = dict(cls._file_kwargs(files, db_kw, check_files, skip=bad_files == 'skip'))
+    return kw, kw.pop('_bad', [])
 
 @patch(cls_method=True)
 def _x_getter(cls:LTDataLoaders, col, root, suffix, db_kw):
@@ -869,7 +930,8 @@ def from_folder(cls:LTDataLoaders,
                 valid_pct:float=0.2,  # fraction of each class for validation (a stratified split)
                 seed:int=None,        # seed of the split
                 vocab=None,           # class names (default: the sorted folder names)
-                check_files:bool=True,# check every file before anything is built (see the modality)
+                check_files=True,     # how deep to check every file before anything is built: True/'full', 'header', a share, False (`check_depth`)
+                bad_files:str='raise',# 'raise' (default) or 'skip': leave bad files out, with a warning (`dls.bad_files` lists them)
                 splitter=None,        # or any DataBlock splitter of the items (the sorted files)
                 sampler=None,         # training sampling rule ('sqrt', 'class_uniform', ...); None: shuffle
                 bs:int=64,            # batch size
@@ -887,6 +949,8 @@ def from_folder(cls:LTDataLoaders,
         loose = [f for f in files if f.parent == path]
         if loose: raise ValueError(f"{path}: {len(loose)} of the {what} lie directly in the folder (e.g. {loose[0].name}): "
                                    f"put them in one sub-folder per class")
+        more, bad = _checked(cls, files, db_kw, check_files, bad_files)
+        skipped, files = [files[i] for i in bad], [f for i, f in enumerate(files) if i not in set(bad)]
         labels = [parent_label(f) for f in files]
         check_classes(labels, str(path), what)
         splitter = ifnone(splitter, StratifiedSplitter(valid_pct=valid_pct, seed=seed, labels=labels))
@@ -900,9 +964,13 @@ def from_folder(cls:LTDataLoaders,
         check_classes([parent_label(f) for f in files if f.parent.parent.name == train], str(path / train), what)
         if splitter is not None: raise ValueError("give `train`/`valid` sub-folders or a `splitter`, not both")
         splitter = GrandparentSplitter(train_name=train, valid_name=valid)
-    db_kw.update(cls._file_kwargs(files, db_kw, check_files))
+        more, bad = _checked(cls, files, db_kw, check_files, bad_files)
+        skipped, files = [files[i] for i in bad], [f for i, f in enumerate(files) if i not in set(bad)]
+    db_kw.update(more)
     dblock = cls._datablock(get_y=parent_label, splitter=splitter, vocab=vocab, **db_kw)
-    return cls.from_dblock(dblock, files, sampler=sampler, bs=bs, path=path, **dl_kw)
+    dls = cls.from_dblock(dblock, files, sampler=sampler, bs=bs, path=path, **dl_kw)
+    dls.bad_files = [str(f) for f in skipped]
+    return dls
 
 # %% ../nbs/01_data.ipynb #144224a1
 @patch(cls_method=True)
@@ -920,7 +988,8 @@ def from_df(cls:LTDataLoaders,
             vocab=None,           # class names (default: the sorted labels, or the label columns)
             cat_names=(),         # categorical metadata columns (inputs of their own, `CatBlock`)
             cont_names=(),        # continuous metadata columns (`ContBlock`)
-            check_files:bool=True,# check every file before anything is built (see the modality)
+            check_files=True,     # how deep to check every file before anything is built: True/'full', 'header', a share, False (`check_depth`)
+            bad_files:str='raise',# 'raise' (default) or 'skip': leave the rows of bad files out, with a warning (`dls.bad_files`)
             splitter=None,        # or any DataBlock splitter of the rows
             sampler=None,         # training sampling rule ('sqrt', 'class_uniform', ...); None: shuffle
             bs:int=64,            # batch size
@@ -934,6 +1003,12 @@ def from_df(cls:LTDataLoaders,
     fcol = df_column(df, fn_col, 'file name')
     missing = [c for c in [*(cat_names or []), *(cont_names or [])] if c not in df.columns]
     if missing: raise KeyError(f"metadata column(s) {missing} are not in the DataFrame (columns: {list(df.columns)})")
+    root = Path(path) if folder is None else Path(path) / folder
+    get_x = cls._x_getter(fcol, root, suffix, db_kw)     # a row, or a bare file name (`test_dl`, `predict`)
+    xs = [get_x(r) for _, r in df.iterrows()]
+    more, bad = _checked(cls, xs, db_kw, check_files, bad_files)
+    skipped = [str(xs[i]) for i in bad]
+    if bad: df = df.drop(index=bad).reset_index(drop=True)
     y, get_y, multi, encoded, auto_vocab = df_labels(df, label_col, label_delim)
     if not multi:
         encode_labels(y, vocab=vocab)    # labels outside `vocab` fail here, with their rows
@@ -944,12 +1019,21 @@ def from_df(cls:LTDataLoaders,
     elif splitter is None:
         check_split_args(valid_pct, seed)
         splitter = (MultilabelSplitter if multi else StratifiedSplitter)(valid_pct=valid_pct, seed=seed, labels=y)
-    root = Path(path) if folder is None else Path(path) / folder
-    get_x = cls._x_getter(fcol, root, suffix, db_kw)     # a row, or a bare file name (`test_dl`, `predict`)
-    db_kw.update(cls._file_kwargs([get_x(r) for _, r in df.iterrows()], db_kw, check_files))
+    db_kw.update(more)
     dblock = cls._datablock(get_x=get_x, get_y=get_y, splitter=splitter, multilabel=multi, encoded=encoded,
                             vocab=ifnone(vocab, auto_vocab), cat_names=cat_names, cont_names=cont_names, **db_kw)
-    return cls.from_dblock(dblock, df, sampler=sampler, bs=bs, path=path, **dl_kw)
+    dls = cls.from_dblock(dblock, df, sampler=sampler, bs=bs, path=path, **dl_kw)
+    dls.bad_files = skipped
+    return dls
+
+# %% ../nbs/01_data.ipynb #6c4529c2
+def _same_length(x, y, split, what):
+    "Every input array and the labels hold one item per row: a mismatch is an error, never a silent truncation"
+    n_y = len(y) if hasattr(y, '__len__') else None
+    for i, a in enumerate(x if isinstance(x, tuple) else (x,)):
+        if n_y is not None and len(a) != n_y:
+            name = what if i == 0 else f"input {i}"
+            raise ValueError(f"{(split + ' ') if split else ''}{name}: {len(a)} items but {n_y} labels; give one label per item")
 
 # %% ../nbs/01_data.ipynb #9e19caa2
 @patch(cls_method=True)
@@ -989,6 +1073,8 @@ def from_arrays(cls:LTDataLoaders,
         return tuple(xs) if isinstance(x, tuple) else xs[0]
     x = _xs(x, 'training inputs' if x_valid is not None else 'inputs')
     if (x_valid is None) != (y_valid is None): raise ValueError("give both x_valid and y_valid, or neither")
+    _same_length(x, y, 'training' if x_valid is not None else '', cls._x_what)
+    if x_valid is not None: _same_length(x_valid, y_valid, 'validation', cls._x_what)
     if x_valid is None:
         check_split_args(valid_pct, seed)
         yy = encode_labels(y, vocab=vocab)
@@ -1003,6 +1089,7 @@ def from_arrays(cls:LTDataLoaders,
     tfms = cls._array_tfms(x[0] if isinstance(x, tuple) else x, **tfm_kw) + list(L(batch_tfms))
     return in_memory_dls(x, y, x_valid, y_valid, bs=bs, sampler=sampler, vocab=vocab, n_classes=n_classes,
                          device=device, after_batch=tfms or None, dls_type=cls, **kwargs)
+
 
 # %% ../nbs/01_data.ipynb #6fde4820
 @patch(cls_method=True)

@@ -166,6 +166,8 @@ def _run(cfg, out, work, ckpt, state, splitter, cbs, quiet):
     write_atomic(work / 'versions.json', json.dumps(run_versions(), indent=1).encode())
     set_seed(cfg.seed, reproducible=True)
     dls = build_dls(cfg, splitter)
+    if getattr(dls, 'bad_files', None):   # left out with data.kwargs.bad_files: skip; the run says which
+        write_atomic(work / 'bad_files.txt', ('\n'.join(dls.bad_files) + '\n').encode())
     learn = build_learner(cfg, dls, cbs=[RunCheckpoint(ckpt, state), RunLog(work / 'log.txt'), *L(cbs)])
     start = 0
     if state is not None:

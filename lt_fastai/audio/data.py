@@ -20,7 +20,7 @@ from plum import dispatch
 from fastai.torch_core import TensorBase, TensorImageBase
 from fastai.data.block import TransformBlock, DataBlock
 from fastai.vision.data import get_grid
-from ..data import LTDataLoaders, ColOrItem, lt_datablock, show_channels, check_files
+from ..data import LTDataLoaders, ColOrItem, lt_datablock, show_channels, check_files, check_depth
 try:
     import soundfile as sf
     import librosa
@@ -429,6 +429,12 @@ def check_spec_file(fn) -> tuple:
                          "(mels, frames) or (channels, mels, frames)")
     return tuple(a.shape)
 
+def _check_spec(fn, full):
+    "A spectrogram file's header, and all its values read and finite when `full`"
+    shape = check_spec_file(fn)
+    if full and not np.isfinite(np.load(fn, allow_pickle=False)).all(): raise ValueError(f"spectrogram file {fn} contains NaN or infinite values")
+    return shape
+
 # %% ../../nbs/24_audio.data.ipynb #5a513268
 class LTAudioDataLoaders(LTDataLoaders):
     "Long-tail audio loaders — recordings or spectrograms, with optional metadata — from a folder, a DataFrame or arrays"
@@ -436,19 +442,24 @@ class LTAudioDataLoaders(LTDataLoaders):
     _datablock, _extensions = staticmethod(lt_audio_datablock), ('.wav', '.flac', '.ogg', '.mp3', '.npy')
 
     @classmethod
-    def _file_kwargs(cls, files, db_kw, check=True):
-        "`.npy` files are precomputed spectrograms, anything else a recording (the two do not mix); every file checked (`check_audio_file`)"
+    def _file_kwargs(cls, files, db_kw, check=True, skip=False):
+        "`.npy` files are precomputed spectrograms, anything else a recording (the two do not mix); every file checked: its header (`check_audio_file`), and its samples read in full when the check is (`read_audio`)"
         specs = db_kw.get('specs')
+        deep = check_depth(check, len(files))
         if specs is not None:
-            if check: check_files(files, lambda k: _spec_key(specs, k), 'spectrogram keys')
-            return {}
+            if deep is None: return {}
+            r = check_files(files, lambda k: _spec_key(specs, k) or True, 'spectrogram keys', skip=skip)
+            return {'_bad': [i for i, o in enumerate(r) if o is None]}
         npy = [str(f).endswith('.npy') for f in files]
         if any(npy) and not all(npy):
             raise ValueError(f"the items mix .npy spectrogram files and recordings (e.g. {files[npy.index(True)]} and "
                              f"{files[npy.index(False)]}): give one kind")
         spec = db_kw.get('spectrograms') or bool(npy and all(npy))
-        if check: check_files(files, check_spec_file if spec else check_audio_file, 'spectrogram files' if spec else 'recordings')
-        return {'spectrograms': True} if spec else {}
+        if deep is None: return {'spectrograms': True} if spec else {}
+        one = (lambda f, full: _check_spec(f, full)) if spec else (lambda f, full: read_audio(f)[1] if full else check_audio_file(f))
+        r = check_files(files, one, 'spectrogram files' if spec else 'recordings', deep=deep, skip=skip)
+        bad = [i for i, o in enumerate(r) if o is None]
+        return {'spectrograms': True, '_bad': bad} if spec else {'_bad': bad}
 
     @classmethod
     def _x_getter(cls, col, root, suffix, db_kw):

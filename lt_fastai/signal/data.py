@@ -22,7 +22,7 @@ from fastai.torch_core import TensorBase
 from fastai.vision.augment import RandTransform
 from fastai.data.block import TransformBlock, DataBlock
 from ..core import encode_labels
-from ..data import StratifiedSplitter, LTDataLoaders, lt_datablock, check_split_args, show_channels, check_files
+from ..data import StratifiedSplitter, LTDataLoaders, lt_datablock, check_split_args, show_channels, check_files, check_depth
 
 # %% auto #0
 __all__ = ['TensorSignal', 'as_iq', 'read_signals', 'check_signal', 'stack_signals', 'fix_signal_length', 'IndexedSignals',
@@ -89,12 +89,20 @@ def _pick(d:dict, fn, key, what='arrays'):
     if key not in keys: raise KeyError(f"{fn} has no {what[:-1]} {key!r}; it has {keys[:20]}")
     return d[key], key
 
-def _read_text_table(fn, sep=None):
-    "A UCR-style table: one signal per line, the label first, then the samples"
+def _read_text_table(fn, sep=None, ragged:str='error'):
+    "A UCR-style table: one signal per line, the label first, then the samples; lines of unequal length only with `ragged='nan'` or `'zeros'`"
+    if ragged not in ('error', 'nan', 'zeros'): raise ValueError(f"ragged must be 'error', 'nan' or 'zeros', got {ragged!r}")
     try: df = pd.read_csv(fn, sep=sep if sep is not None else r'[\s,]+', header=None, engine='python')
     except Exception as e: raise ValueError(f"cannot read the signal table {fn}: {e}") from e
     if df.shape[1] < 2: raise ValueError(f"{fn}: a signal table needs a label column and at least one sample per line")
+    filled = df.notna().to_numpy()
+    n = filled.shape[1] - np.argmax(filled[:, ::-1], axis=1)     # fields of each line: after the last one, pandas pads NaN
+    if ragged == 'error' and (n != n.max()).any():
+        r = int(np.argmax(n != n.max()))
+        raise ValueError(f"{fn}: the lines have different lengths (line {r + 1}: {n[r] - 1} samples, the longest: {n.max() - 1}); "
+                         "pass ragged='nan' or ragged='zeros' to pad the short lines")
     x = df.iloc[:, 1:].apply(pd.to_numeric, errors='coerce').to_numpy(np.float64)
+    if ragged == 'zeros': x[np.arange(x.shape[1])[None] >= (n - 1)[:, None]] = 0.
     bad = np.isnan(x) & ~df.iloc[:, 1:].isna().to_numpy()
     if bad.any():
         r, c = np.argwhere(bad)[0]
@@ -107,6 +115,7 @@ def read_signals(fn,                  # .npy, .npz, .h5/.hdf5, .mat, or a UCR-st
                  label_key:str=None,  # name or path of the labels in the same file (npz, h5, mat)
                  mmap:bool=False,     # .npy: memory-map instead of reading; .h5: return the open dataset (lazy)
                  channels_last:bool=False, # the signals are stored (…, length, channels), as MATLAB and Keras often do
+                 ragged:str='error',  # text tables with lines of unequal length: 'error', or pad the short ones with 'nan' or 'zeros'
                 ):
     "Signals (and labels, for text tables or with `label_key`) from one file: (array, labels or None)"
     fn = Path(fn)
@@ -141,7 +150,7 @@ def read_signals(fn,                  # .npy, .npz, .h5/.hdf5, .mat, or a UCR-st
         if label_key is not None: labels = _pick(m, fn, label_key, 'variables')[0]
     elif ext in _TEXT:
         if key is not None: raise ValueError(f"{fn} is a text table: it has no key {key!r}")
-        x, labels = _read_text_table(fn)
+        x, labels = _read_text_table(fn, ragged=ragged)
     else: raise ValueError(f"{fn}: unknown signal format {ext!r}; use .npy, .npz, .h5/.hdf5, .mat or a text table ({', '.join(_TEXT)})")
     if labels is not None:
         labels = np.asarray(labels)
@@ -447,17 +456,19 @@ class LTSignalDataLoaders(LTDataLoaders):
     def _from_file(cls, path, **kwargs): return cls.from_files(path, **kwargs)
 
     @classmethod
-    def _file_kwargs(cls, files, db_kw, check=True):
-        "Every file read and checked as one signal; their channels must agree, and so must their lengths unless `length` is given"
-        if not check: return {}
+    def _file_kwargs(cls, files, db_kw, check=True, skip=False):
+        "Every file read and checked as one signal (in full at any depth: a signal file's header tells too little); their channels must agree, and so must their lengths unless `length` is given"
+        if check_depth(check, len(files)) is None: return {}
         read = lambda f: check_signal(read_signals(f, db_kw.get('key'), channels_last=db_kw.get('channels_last', False))[0], _where(f, db_kw.get('key')))
-        shapes = check_files(files, lambda f: read(f).shape, 'signal files')
+        got = check_files(files, lambda f: read(f).shape, 'signal files', skip=skip)
+        bad = [i for i, o in enumerate(got) if o is None]
+        shapes = [s for s in got if s is not None]
         chans = {s[0] for s in shapes}
         if len(chans) > 1: raise ValueError(f"the signal files have different numbers of channels: {sorted(chans)}")
         lens = {s[-1] for s in shapes}
         if len(lens) > 1 and db_kw.get('length') is None:
             raise ValueError(f"the signal files have different lengths ({min(lens)} to {max(lens)} samples): give `length=` to crop or pad them to one")
-        return {}
+        return {'_bad': bad}
 
 # %% ../../nbs/28_signal.data.ipynb #199a6b0e
 class _IndexLabel:
@@ -479,6 +490,7 @@ def from_files(cls:LTSignalDataLoaders,
                valid_pct:float=0.2,  # fraction of a stratified validation split
                seed:int=None,        # seed of the split
                channels_last:bool=False, # the files store (…, length, channels)
+               ragged:str='error',   # a text table with lines of unequal length: 'error', or pad them with 'nan' or 'zeros'
                sampler=None, bs:int=64,
                **kwargs              # `from_arrays`/`lt_signal_datablock` arguments (normalize, augment...) and loader arguments
               ) -> LTSignalDataLoaders:
@@ -491,7 +503,7 @@ def from_files(cls:LTSignalDataLoaders,
         if labels is None and label_key is not None: labels = read_signals(source, label_key)[0]
         items = list(range(len(src)))
     elif many:
-        x, lab = read_signals(source, key, label_key, channels_last=channels_last)
+        x, lab = read_signals(source, key, label_key, channels_last=channels_last, ragged=ragged)
         labels = labels if labels is not None else lab
         if labels is None: raise ValueError(f"{source}: no labels: give `labels=` or `label_key=`")
         return cls.from_arrays(x, labels, valid_pct=valid_pct, seed=seed, length=length, sampler=sampler, bs=bs, **kwargs)

@@ -6,7 +6,7 @@ Docs: https://lt-fastai.github.io/lt_fastai/video.data.html.md"""
 
 # %% ../../nbs/33_video.data.ipynb #542efb87
 from __future__ import annotations
-import functools, inspect
+import functools, inspect, warnings
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -24,14 +24,14 @@ from fastai.torch_core import TensorBase, TensorImage
 from fastai.vision.data import get_grid
 from fastai.vision.augment import RandTransform, aug_transforms
 from fastai.data.block import TransformBlock, DataBlock
-from ..data import LTDataLoaders, lt_datablock, multilabel_split, check_split_args, df_column, check_files
+from ..data import LTDataLoaders, lt_datablock, multilabel_split, check_split_args, df_column, check_files, check_depth
 from ..core import missing_extra
 try: import av
 except ModuleNotFoundError as e: raise missing_extra(e, 'video', 'lt_fastai.video') from None
 
 # %% auto #0
-__all__ = ['VIDEO_EXTS', 'FRAME_EXTS', 'write_video', 'TensorClip', 'VideoInfo', 'video_info', 'clip_indices', 'read_clip',
-           'VideoReader', 'ClipToFloat', 'ClipAugment', 'clip_augment', 'read_events', 'events_to_frames',
+__all__ = ['VIDEO_EXTS', 'FRAME_EXTS', 'write_video', 'TensorClip', 'VideoInfo', 'video_info', 'check_clip', 'clip_indices',
+           'read_clip', 'VideoReader', 'ClipToFloat', 'ClipAugment', 'clip_augment', 'read_events', 'events_to_frames',
            'TensorFrameTargets', 'FrameLabels', 'frame_labels', 'AlignFrameTargets', 'SidecarEvents', 'LTVideoBlock',
            'FrameTargetBlock', 'show_batch', 'lt_video_datablock', 'get_clips', 'LTVideoDataLoaders']
 
@@ -177,6 +177,30 @@ def video_info(src,            # a video file, a .npy frame array (T, H, W[, C])
     if not p.exists(): raise FileNotFoundError(f"{p}: no such video file")
     st = p.stat()
     return _video_index(str(p), st.st_mtime, st.st_size)
+
+# %% ../../nbs/33_video.data.ipynb #daa09e76
+def _decode_all(fn):
+    "Decode every frame of a video file (a full check): the number decoded, or an error naming the file"
+    with _open_video(fn) as c:
+        try: return sum(1 for _ in c.decode(c.streams.video[0]))
+        except av.error.FFmpegError as e: raise ValueError(f"{fn}: corrupt video data ({e})") from None
+
+def check_clip(src,               # a video file, a .npy frame array, or a folder of frame images
+               fps:float=None,    # frame rate of frame arrays and folders
+               full:bool=True     # decode every frame (every image of a frame folder), not only the index and the first frame
+              ) -> VideoInfo:
+    "The `video_info` of a clip source, after decoding all of it when `full`: an error naming the file (or frame) that cannot be read"
+    info = video_info(src, fps)
+    if not full: return info
+    p = Path(src)
+    if p.is_dir():
+        for f in _frame_files(p):
+            try:
+                with Image.open(f) as im: im.load()
+            except (OSError, ValueError, SyntaxError) as e: raise ValueError(f"{f}: a frame that cannot be decoded ({type(e).__name__}: {e})") from None
+    elif p.suffix.lower() == '.npy': np.asarray(_npy(p)).sum()    # every byte read
+    elif _decode_all(p) == 0: raise ValueError(f"{p}: no frame could be decoded")
+    return info
 
 # %% ../../nbs/33_video.data.ipynb #ee6b8069
 def clip_indices(n_video:int,          # frames in the video
@@ -558,6 +582,21 @@ def _clip_fps(sources, fps, stride, sampling):
     if len(rates) != 1 or not next(iter(rates)) or sampling != 'window': return None
     return next(iter(rates)) / stride
 
+# %% ../../nbs/33_video.data.ipynb #22d20833
+def _say_padding(files, infos, db_kw):
+    "Say once when clips are shorter than the window the reader takes, and so will be padded (`pad`)"
+    n, stride, pad = db_kw.get('n_frames', 8), db_kw.get('stride', 1), db_kw.get('pad', 'repeat')
+    if db_kw.get('sampling', 'window') != 'window': return
+    span = (n - 1) * stride + 1
+    short = [(f, o.n_frames) for f, o in zip(files, infos) if o is not None and o.n_frames < span]
+    if not short: return
+    if pad == 'error':
+        raise ValueError(f"{len(short)} clip(s) have fewer frames than a window of {span} (n_frames={n}, stride={stride}), "
+                         f"e.g. {short[0][0]} ({short[0][1]} frames): use a shorter window, or pad='repeat' or 'zeros'")
+    how = 'their last frame is repeated' if pad == 'repeat' else 'they are padded with black frames'
+    warnings.warn(f"{len(short)} of {len(files)} clips have fewer frames than a window of {span} (n_frames={n}, stride={stride}), "
+                  f"e.g. {short[0][0]} ({short[0][1]} frames): {how} (pad={pad!r}; pad='error' refuses them)")
+
 # %% ../../nbs/33_video.data.ipynb #9278ae46
 class _IndexSplitter:
     "Picklable splitter returning precomputed (train, valid) indices"
@@ -574,10 +613,13 @@ class LTVideoDataLoaders(LTDataLoaders):
     def _get_files(cls, path): return get_clips(path)
 
     @classmethod
-    def _file_kwargs(cls, files, db_kw, check=True):
-        "Every clip's index read (`video_info`: frames, rate and size, without decoding): unreadable, empty and truncated sources are reported together"
-        if check: check_files(files, lambda f: video_info(f, db_kw.get('fps')), 'clips')
-        return {}
+    def _file_kwargs(cls, files, db_kw, check=True, skip=False):
+        "Every clip's index (`video_info`), and its frames decoded when the check is full: unreadable, empty, truncated and corrupt sources reported together; clips shorter than the window are named"
+        deep = check_depth(check, len(files))
+        if deep is None: return {}
+        infos = check_files(files, lambda f, full: check_clip(f, db_kw.get('fps'), full), 'clips', deep=deep, skip=skip)
+        _say_padding(files, infos, db_kw)
+        return {'_bad': [i for i, o in enumerate(infos) if o is None]}
 
     @classmethod
     def _check_x(cls, x, where):

@@ -7,6 +7,7 @@ Docs: https://lt-fastai.github.io/lt_fastai/vision.data.html.md"""
 # %% ../../nbs/21_vision.data.ipynb #fabd7456
 from __future__ import annotations
 from fastcore.meta import delegates
+import warnings
 from collections import Counter
 from pathlib import Path
 import numpy as np
@@ -17,7 +18,7 @@ from fastai.data.block import DataBlock, TransformBlock
 from fastai.data.transforms import IntToFloatTensor, get_image_files
 from fastai.vision.core import PILImage, PILImageBW
 from fastai.vision.augment import Resize, RandomCrop, CropPad
-from ..data import LTDataLoaders, lt_datablock
+from ..data import LTDataLoaders, lt_datablock, check_depth, with_progress
 
 # %% auto #0
 __all__ = ['open_image', 'ImageReader', 'LTImageBlock', 'check_image_files', 'lt_image_datablock', 'LTImageDataLoaders']
@@ -110,18 +111,22 @@ def check_image_files(files,              # image paths
                       same_size:bool=False, # all images must share one size (the most common one, or `size`)
                       size=None,          # (height, width) all images must have (implies `same_size`)
                       min_size=None,      # (height, width) no image may be smaller than (e.g. a crop size)
-                      max_report:int=10   # problems listed in the error (all are counted)
+                      max_report:int=10,  # problems listed in the error (all are counted)
+                      deep=None,          # per file, whether to decode it in full (a truncated body passes a header check): `check_depth`'s mask
+                      skip:bool=False     # warn and mark bad files with size (-1, -1) instead of raising
                      ) -> np.ndarray:
-    "Check the headers of image `files`; returns their sizes (N, 2) as (height, width), or raises listing every problem"
+    "Check the headers of image `files` (and decode those `deep` asks for); returns their sizes (N, 2) as (height, width), or raises listing every problem"
     convert = _check_mode_args(mode, convert)
     size, min_size = _hw(size), _hw(min_size, 'min_size')
     files = [Path(f) for f in files]
     if not files: raise ValueError("no image files to check")
     problems, sizes = [], np.full((len(files), 2), -1, dtype=np.int64)
-    for i, f in enumerate(files):
+    for i, f in enumerate(with_progress(files, 'image files')):
         if not f.is_file(): problems.append(f"{f}: file not found"); continue
         try:
-            with Image.open(f) as im: m, (w, h) = im.mode, im.size
+            with Image.open(f) as im:
+                m, (w, h) = im.mode, im.size
+                if deep is not None and deep[i]: im.load()   # every byte decoded
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
             problems.append(f"{f}: cannot read image ({type(e).__name__}: {e})"); continue
         sizes[i] = h, w
@@ -137,8 +142,13 @@ def check_image_files(files,              # image paths
             problems.append(f"{files[i]}: image is {sizes[i, 0]}×{sizes[i, 1]}, smaller than {min_size[0]}×{min_size[1]}")
     if problems:
         more = f"\n  ... and {len(problems) - max_report} more" if len(problems) > max_report else ''
-        raise ValueError(f"{len(problems)} problem(s) in {len(files)} image files (sizes are height × width):\n  "
-                         + "\n  ".join(problems[:max_report]) + more)
+        text = (f"{len(problems)} problem(s) in {len(files)} image files (sizes are height × width):\n  "
+                + "\n  ".join(problems[:max_report]) + more)
+        if not skip: raise ValueError(text + "\n(bad_files='skip' leaves them out, with a warning)")
+        warnings.warn(f"left out, as bad_files='skip' asks: {text}")
+        for pr in problems:                                  # every problem names its file first
+            for i, f in enumerate(files):
+                if pr.startswith(f"{f}:"): sizes[i] = -1
     return sizes
 
 # %% ../../nbs/21_vision.data.ipynb #67b447a6
@@ -178,13 +188,16 @@ class LTImageDataLoaders(LTDataLoaders):
     def _get_files(cls, path): return sorted(get_image_files(path))
 
     @classmethod
-    def _file_kwargs(cls, files, db_kw, check=True):
-        "Every image's header: readable, of an accepted mode, one size at full resolution, not smaller than a crop"
+    def _file_kwargs(cls, files, db_kw, check=True, skip=False):
+        "Every image's header (readable, of an accepted mode, one size at full resolution, not smaller than a crop), and the image decoded when the check is full"
         size, crop = db_kw.get('size'), db_kw.get('crop')
         full = size is None and crop is None
-        if not check: return {}
-        sz = check_image_files(files, db_kw.get('mode', 'RGB'), db_kw.get('convert', ('L',)), same_size=full, min_size=crop)
-        return {'full_size': tuple(int(s) for s in sz[0])} if full else {}
+        deep = check_depth(check, len(files))
+        if deep is None: return {}
+        sz = check_image_files(files, db_kw.get('mode', 'RGB'), db_kw.get('convert', ('L',)), same_size=full, min_size=crop, deep=deep, skip=skip)
+        bad = np.flatnonzero(sz[:, 0] < 0).tolist()
+        ok = sz[sz[:, 0] >= 0]
+        return {'_bad': bad, **({'full_size': tuple(int(s) for s in ok[0])} if full and len(ok) else {})}
 
     @classmethod
     def _check_x(cls, x, where):
