@@ -157,3 +157,15 @@ def test_a_large_check_shows_its_progress(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(lt_fastai.data, '_PROGRESS_FROM', 4)       # as for 1,000 files or more
     root = tmp_path / 'sig'; write_signals(root, [8, 4, 4])
     LTSignalDataLoaders.from_folder(root, **KW)
+
+def test_lazy_signals_are_checked_too(tmp_path):
+    "Lazy reading keeps the data on disk, not the check: a NaN in a memory-mapped file, or a bad file of a lazy list, fails at build"
+    x = np.random.default_rng(0).normal(size=(24, 2, 32)).astype(np.float32); x[17, 1, 5] = np.nan
+    np.save(tmp_path / 'many.npy', x)
+    with pytest.raises(ValueError, match=r"many.npy.*17.* contains NaN or infinite values"):
+        LTSignalDataLoaders.from_files(tmp_path / 'many.npy', labels=np.arange(24) % 3, lazy=True, **KW)
+    LTSignalDataLoaders.from_files(tmp_path / 'many.npy', labels=np.arange(24) % 3, lazy=True, check_files=False, **KW)
+    root = tmp_path / 'sig'; write_signals(root, [8, 4, 4])
+    files = sorted(root.rglob('*.npy')); files[3].write_bytes(b'')
+    with pytest.raises(ValueError, match=r"1 problem\(s\) in 16 signal files"):
+        LTSignalDataLoaders.from_files(files, labels=[f.parent.name for f in files], lazy=True, **KW)

@@ -250,6 +250,14 @@ class IndexedSignals:
     def __getstate__(self): return {**self.__dict__, '_a': None}   # file handles do not pickle; reopened when needed
     def __repr__(self): return f"IndexedSignals({str(self.fn)!r}, key={self.key!r})"
 
+    def check(self, chunk:int=1024):
+        "Read every signal once, `chunk` at a time (the data stays on disk), and raise naming the first one that is not finite"
+        for s in range(0, len(self), chunk):
+            a = np.asarray(self._arr[s:s + chunk])
+            ok = np.isfinite(a).reshape(len(a), -1).all(1)
+            if not ok.all(): raise ValueError(f"{_where(self.fn, self.key, s + int(np.argmin(ok)))} contains NaN or infinite values")
+        return self
+
 # %% ../../nbs/28_signal.data.ipynb #8b051b04
 class SignalReader(DisplayedTransform):
     "Type transform: a `TensorSignal` (C, L) from a file (one signal per file), an index into `source`, or an array"
@@ -471,6 +479,10 @@ class LTSignalDataLoaders(LTDataLoaders):
         return {'_bad': bad}
 
 # %% ../../nbs/28_signal.data.ipynb #199a6b0e
+def _check_signal_files(items, key, channels_last):
+    "Every file of a lazy list read once and checked (`check_files` of the module, which `from_files`' argument hides)"
+    check_files(items, lambda f: check_signal(read_signals(f, key, channels_last=channels_last)[0], _where(f, key)).shape, 'signal files')
+
 class _IndexLabel:
     "Picklable get_y: the label of an item (an index into a file, or a file name)"
     def __init__(self, labels, items=None):
@@ -491,6 +503,7 @@ def from_files(cls:LTSignalDataLoaders,
                seed:int=None,        # seed of the split
                channels_last:bool=False, # the files store (…, length, channels)
                ragged:str='error',   # a text table with lines of unequal length: 'error', or pad them with 'nan' or 'zeros'
+               check_files=True,     # lazy reading: every signal read once before training (True), or only the file's shape ('header'/False)
                sampler=None, bs:int=64,
                **kwargs              # `from_arrays`/`lt_signal_datablock` arguments (normalize, augment...) and loader arguments
               ) -> LTSignalDataLoaders:
@@ -500,6 +513,7 @@ def from_files(cls:LTSignalDataLoaders,
     src = None
     if many and lazy:
         src = IndexedSignals(source, key, channels_last)
+        if check_depth(check_files, 1) is not None and check_depth(check_files, 1).all(): src.check()   # the data stays lazy, not the check
         if labels is None and label_key is not None: labels = read_signals(source, label_key)[0]
         items = list(range(len(src)))
     elif many:
@@ -510,6 +524,8 @@ def from_files(cls:LTSignalDataLoaders,
     else:
         items = [str(f) for f in source]
         if not items: raise ValueError("no signal files")
+        if lazy and check_depth(check_files, len(items)) is not None:   # read once to check, then left on disk
+            _check_signal_files(items, key, channels_last)
         if not lazy:
             x = [check_signal(read_signals(f, key, channels_last=channels_last)[0], _where(f, key)) for f in items]
             if labels is None: raise ValueError("give one label per file (`labels=`)")
