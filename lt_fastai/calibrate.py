@@ -16,7 +16,7 @@ from fastcore.basics import noop
 from fastai.learner import Learner
 from .core import shot_groups
 from .heads import TemperatureScaledHead, replace_classifier, find_classifier, WrappedHead, inner_linear
-from .posthoc import valid_preds, numeric_array   # the same checked conversion
+from .posthoc import valid_preds, model_logits, numeric_array   # the same checked conversion
 
 # %% auto #0
 __all__ = ['calibration_errors', 'reliability_bins', 'plot_reliability', 'reliability_diagram', 'calibration_by_group',
@@ -194,14 +194,14 @@ def _fit_log_scale(loss_fn, init, max_iter=100):
     return x.detach()
 
 def _single_logits(learn, dl):
-    z, t = valid_preds(learn, act=noop, dl=dl)
+    z, t = model_logits(learn, dl=dl)    # at the loss's scale: the temperature divides what its softmax reads
     if t is None: raise ValueError("the validation split has no labels: a temperature is fitted against validation labels")
     if t.ndim != 1 or t.is_floating_point():
         raise TypeError("`fit_temperature` is for single-label models (class-index targets); "
                         "for multi-label models use `fit_vector_scaling`")
     if z.ndim != 2: raise ValueError(f"expected (N, C) logits from the model, got shape {tuple(z.shape)}")
-    act = getattr(learn.loss_func, 'activation', None)
-    if callable(act) and not torch.allclose(act(z[:8].float()), torch.softmax(z[:8].float(), 1), atol=1e-5):
+    act, s = getattr(learn.loss_func, 'activation', None), float(getattr(learn.loss_func, 'logit_scale', 1.))
+    if callable(act) and not torch.allclose(act(z[:8].float() / s), torch.softmax(z[:8].float(), 1), atol=1e-5):
         raise ValueError(f"the loss {type(learn.loss_func).__name__}'s activation is not a softmax of the model's "
                          "output: temperature scaling assumes the model outputs logits")
     return z.double(), t
@@ -272,7 +272,7 @@ def fit_vector_scaling(learn:Learner,   # a trained multi-label learner (sigmoid
                        max_iter:int=200 # L-BFGS iterations
                       ) -> tuple:
     "Fit a per-label scale and bias on the validation BCE (Platt 1999); returns (scale, bias, DataFrame before/after: BCE, ECE)"
-    z, t = valid_preds(learn, act=noop, dl=dl)
+    z, t = model_logits(learn, dl=dl)
     if t is None: raise ValueError("the validation split has no labels: Platt scaling is fitted against validation labels")
     if t.ndim < 2 or t.shape != z.shape:
         raise TypeError("`fit_vector_scaling` is for multi-label models with (N, C) multi-hot targets; "
@@ -285,5 +285,6 @@ def fit_vector_scaling(learn:Learner,   # a trained multi-label learner (sigmoid
     a, b = x[:C], x[C:]
     rows = {k: dict(bce=F.binary_cross_entropy_with_logits(s, t).item(), **calibration_errors(torch.sigmoid(s), t, n_bins))
             for k, s in (('before', z), ('after', z * a + b))}
-    if apply: replace_classifier(learn.model, lambda old: VectorScaledHead(old, a, b))
+    s = float(getattr(learn.loss_func, 'logit_scale', 1.))    # the head sees the model's output: scale the bias back
+    if apply: replace_classifier(learn.model, lambda old: VectorScaledHead(old, a, b / s))
     return a.float(), b.float(), pd.DataFrame.from_dict(rows, orient='index')

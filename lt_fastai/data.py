@@ -1067,6 +1067,8 @@ def from_arrays(cls:LTDataLoaders,
                ):
     "Loaders over in-memory arrays, each batch built by one indexing operation (`InMemoryDL`)"
     tfm_kw = {k: kwargs.pop(k) for k in list(kwargs) if k != 'x' and k in inspect.signature(cls._array_tfms).parameters}
+    check_loader_kwargs(kwargs, known=[*inspect.signature(cls.from_arrays).parameters, *inspect.signature(cls._array_tfms).parameters,
+                                       *inspect.signature(in_memory_dls).parameters])
     def _xs(x, where):
         xs = list(x) if isinstance(x, tuple) else [x]
         xs[0] = cls._check_x(_as_tensor(xs[0], where), where)
@@ -1212,6 +1214,7 @@ def in_memory_dls(x_train,            # training inputs: an array/tensor, or a t
                  ) -> DataLoaders:
     "`DataLoaders` of two `InMemoryDL`s, training shuffled (and weighted by `sampler`/`wgts`), validation in order"
     if not isinstance(bs, (int, np.integer)) or bs < 1: raise ValueError(f"bs must be a positive int, got {bs!r}")
+    check_loader_kwargs(kwargs, known=inspect.signature(in_memory_dls).parameters)   # a misspelt keyword (`shufle=`) is refused
     vocab_given, vocab = vocab, ifnone(vocab, _joint_vocab(y_train, y_valid))
     n = _n_classes_of((y_train, y_valid), n_classes, vocab)
     def _ds(x, y, split):

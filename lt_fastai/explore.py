@@ -56,7 +56,7 @@ def cached_preds(learn:Learner,  # a trained learner
     z, t = valid_preds(learn, dl=dl, act=lambda x: x)
     if t is None: raise ValueError("the loader has no labels: the explorers compare predictions with targets")
     z, t = z.float().cpu(), t.cpu()
-    if not _is_multi(t): return z, t
+    if not _is_multi(t): return z * float(getattr(learn.loss_func, 'logit_scale', 1.)), t   # logits at the loss's scale
     act = getattr(learn.loss_func, 'activation', None)
     p = act(z) if callable(act) else z
     if p.min() < 0 or p.max() > 1: p = torch.sigmoid(z)   # a loss without an activation: its outputs are logits

@@ -151,6 +151,13 @@ def _check_counts(dls, counts, n_out, multi):
                      "the model cannot learn them, a re-sampling rule cannot draw them and their metrics would be NaN; "
                      "drop them from the classes (`vocab`/`n_classes`), or give them training items")
 
+def _check_cbs(cbs):
+    "`cbs` holds fastai `Callback`s (instances or classes): a function or anything else fails here, not deep inside fastai"
+    for i, c in enumerate(L(cbs)):
+        if not (isinstance(c, Callback) or (isinstance(c, type) and issubclass(c, Callback))):
+            raise TypeError(f"cbs takes fastai Callbacks (instances or classes); item {i} is {c!r} ({type(c).__name__}): "
+                            "wrap a function in a Callback subclass, e.g. one whose `after_epoch` calls it")
+
 # %% ../nbs/10_learner.ipynb #a8e3e940
 @delegates(Learner.__init__)
 def lt_learner(dls:DataLoaders,      # training and validation loaders
@@ -168,6 +175,7 @@ def lt_learner(dls:DataLoaders,      # training and validation loaders
                **kwargs) -> LTLearner:
     "A fastai `Learner` wired with the long-tail `recipe`: its loss, sampler, callbacks, head and metrics"
     if not isinstance(dls, DataLoaders): raise TypeError(f"dls must be fastai DataLoaders, got {type(dls).__name__}")
+    _check_cbs(cbs)
     check_train_batches(dls)
     labels = dataset_labels(dls.train_ds)   # read once: for fastai Datasets this runs the target pipeline over every item
     multi = labels.ndim >= 2   # multi-hot (N, C), or frame-level targets: one row per frame

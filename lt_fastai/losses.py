@@ -53,6 +53,7 @@ def _focal_factor(logpt, gamma):
 class LTLoss(nn.Module):
     "Base of lt_fastai's losses: fastai's loss protocol (flattening, `reduction`, `activation`, `decodes`) around a per-item loss"
     y_int = True   # single-label; multi-label losses set it to False
+    logit_scale = 1.   # the loss scores `logit_scale ×` the model's output (LDAM: s); `activation` and post-hoc steps use that scale
     _repr_attrs = ()
     def __init__(self,
                  axis:int=-1,             # class axis of the logits
@@ -189,7 +190,8 @@ def forward(self:LTLoss, inp, targ):
 # %% ../nbs/02_losses.ipynb #48805611
 @patch
 def activation(self:LTLoss, x):
-    "Softmax (single-label) or sigmoid (multi-label) of the model's output"
+    "Softmax (single-label) or sigmoid (multi-label) of the model's output at the scale the loss trains on (`logit_scale`)"
+    if self.logit_scale != 1: x = x * self.logit_scale
     return F.softmax(x, dim=self.axis) if self.y_int else torch.sigmoid(x)
 
 # %% ../nbs/02_losses.ipynb #ecdad1cd
@@ -261,6 +263,7 @@ class LDAMLoss(LTLoss):
                  axis:int=-1, reduction:str='mean', **kwargs):
         super().__init__(axis=axis, reduction=reduction, **kwargs)
         self.max_m,self.s = max_m,s
+        self.logit_scale = float(s)    # the logits it trains are s·cos: its probabilities are softmax(s·cos)
         c = self._set_counts(counts, allow_zero=False, why="their margin n^(-1/4) would be infinite")
         m = c ** -0.25
         self.register_buffer('margins', _float_tensor(m * (max_m / m.max())))

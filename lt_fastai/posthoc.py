@@ -24,10 +24,10 @@ from .callbacks import GradualUnfreeze, ProgressiveSampling
 from .metrics import lt_metrics
 
 # %% auto #0
-__all__ = ['valid_preds', 'crt_stage', 'lws_stage', 'mislas_stage', 'logit_adjust', 'tune_tau_norm', 'LogitAdjustedHead',
-           'tune_logit_adjustment', 'numeric_array', 'best_thresholds', 'best_global_threshold', 'apply_thresholds',
-           'threshold_report', 'set_thresholds', 'tune_thresholds', 'tau_norm_stage', 'posthoc_la_stage',
-           'thresholds_stage']
+__all__ = ['valid_preds', 'model_logits', 'crt_stage', 'lws_stage', 'mislas_stage', 'logit_adjust', 'tune_tau_norm',
+           'LogitAdjustedHead', 'tune_logit_adjustment', 'numeric_array', 'best_thresholds', 'best_global_threshold',
+           'apply_thresholds', 'threshold_report', 'set_thresholds', 'tune_thresholds', 'tau_norm_stage',
+           'posthoc_la_stage', 'thresholds_stage']
 
 # %% ../nbs/08_posthoc.ipynb #7f8b3a74
 def _split_dl(learn, ds_idx, dl):
@@ -65,6 +65,15 @@ def _valid_features(learn, ds_idx=1):
     try: _, t = valid_preds(learn, ds_idx, act=noop)
     finally: h.remove()
     return torch.cat(feats), t, clf
+
+# %% ../nbs/08_posthoc.ipynb #fe5388ce
+def model_logits(learn:Learner,  # a learner
+                 ds_idx:int=1,   # which split of `learn.dls` (1: validation)
+                 dl=None         # or any loader
+                ) -> tuple:
+    "Logits at the scale the loss trains on (the model's output × `loss_func.logit_scale`), and targets, of the validation split (or `dl`)"
+    s = float(getattr(learn.loss_func, 'logit_scale', 1.))
+    return valid_preds(learn, ds_idx, act=noop if s == 1 else (lambda z: z * s), dl=dl)
 
 # %% ../nbs/08_posthoc.ipynb #21710fd4
 def _train_only(learn, params, epochs, lr, sampler, update_bn_stats=False, loss_func=None, **kwargs):
@@ -219,21 +228,23 @@ class LogitAdjustedHead(WrappedHead):
     def __init__(self,
                  layer:nn.Module,  # the trained classifier (nn.Linear or a wrapped head)
                  counts,           # training examples per class (all positive)
-                 tau:float=1.      # strength of the adjustment
+                 tau:float=1.,     # strength of the adjustment
+                 scale:float=1.    # the loss's `logit_scale`: τ·log π is subtracted from scale × the output, i.e. (τ/scale)·log π from it
                 ):
         super().__init__(layer)
         c = check_counts(counts, allow_zero=False).astype(np.float64)
         if len(c) != self.out_features:
             raise ValueError(f"{len(c)} class counts for a classifier with {self.out_features} outputs")
         w = inner_linear(layer).weight
-        self.tau = float(tau)
+        if not scale > 0: raise ValueError(f"scale must be positive, got {scale!r}")
+        self.tau, self.scale = float(tau), float(scale)
         self.register_buffer('log_prior', torch.as_tensor(np.log(c / c.sum()), device=w.device, dtype=w.dtype))
 
     def forward(self, x):
         z = self.layer(x)
-        return z - self.tau * self.log_prior.to(z.dtype)
+        return z - (self.tau / self.scale) * self.log_prior.to(z.dtype)
 
-    def extra_repr(self): return f"tau={self.tau:.4g}"
+    def extra_repr(self): return f"tau={self.tau:.4g}" + (f", scale={self.scale:.4g}" if self.scale != 1 else '')
 
 # %% ../nbs/08_posthoc.ipynb #a1ce08e9
 def _counts_of(learn, counts):
@@ -251,10 +262,11 @@ def tune_logit_adjustment(learn:Learner,
                          ) -> tuple:
     "Choose τ of post-hoc logit adjustment on the validation set; returns (best τ, DataFrame of τ → metric)"
     counts, taus = _counts_of(learn, counts), (_TAUS if taus is None else taus)
-    z, t = valid_preds(learn, act=noop)   # raw logits
+    z, t = model_logits(learn)   # at the loss's scale, where τ = 1 is the Bayes-optimal adjustment
     scores = [_score(logit_adjust(z, counts, float(tau)), t, metric) for tau in taus]
     best, tab = _choose(taus, scores, metric, t, z.shape[-1], min_per_class, default)
-    if apply: replace_classifier(learn.model, lambda old: LogitAdjustedHead(old, counts, best))
+    scale = float(getattr(learn.loss_func, 'logit_scale', 1.))
+    if apply: replace_classifier(learn.model, lambda old: LogitAdjustedHead(old, counts, best, scale=scale))
     return best, tab
 
 # %% ../nbs/08_posthoc.ipynb #8bf17a8e
