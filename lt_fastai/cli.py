@@ -117,12 +117,14 @@ def _parser():
     _demo_parser(sub)
     sub.add_parser('recipes', help="list the registered recipes")
     sub.add_parser('list', help="recipes, modalities and their architectures, samplers and losses")
+    s = sub.add_parser('init', help="write a starter config (the demo's) to edit; an existing file is never overwritten")
+    s.add_argument('path', nargs='?', default='lt_fastai.yaml', help="the config file to write")
     _run_parsers(sub)
     s = sub.add_parser('compare', help="rank finished runs (or saved reports) by a metric",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     s.add_argument('runs', nargs='+', help="run folders, their metrics.json files, or saved LTReport JSON files")
     s.add_argument('--metric', default='balanced_accuracy', help="the metric to rank by")
-    s.add_argument('--split', default='test', choices=('test', 'valid'), help="which split's metrics")
+    s.add_argument('--split', default='valid', choices=('valid', 'test'), help="which split's metrics (valid: ranking by test figures spends the test split)")
     s.add_argument('--plot', default=None, help="also write a bar plot of the metric to this PNG file")
     s = sub.add_parser('predict', help="predict with a finished run's learner")
     s.add_argument('run', help="a run folder written by `lt-fastai train`")
@@ -168,6 +170,16 @@ def _demo_overrides(a) -> dict:
     "The demo config's keys that the command's options set"
     return {'schedule.epochs': a.epochs, 'schedule.stage_epochs': a.stage_epochs, 'schedule.lr': a.lr, 'data.bs': a.bs,
             'data.imb_ratio': a.imb_ratio, 'seed': a.seed, 'data.split_seed': a.seed}
+
+def _init(path:Path) -> int:
+    "`lt-fastai init`: the demo's config (long-tailed digits, balanced softmax) written to `path` as a starting point, for users of an installed wheel (which has no `configs/`)"
+    if path.exists():
+        print(f"lt-fastai init: {path} exists: choose another file (nothing is overwritten)", file=sys.stderr)
+        return 2
+    from lt_fastai.config import load_config, save_config
+    save_config(load_config(DEMO_CONFIG, {'recipe.name': 'balanced_softmax'}), path)
+    print(f"wrote {path}: the demo's config (long-tailed digits, balanced softmax); edit it, then `lt-fastai train {path}`")
+    return 0
 
 # %% ../nbs/46_cli.ipynb #50b51f78
 def _format_table(tab) -> str:
@@ -335,6 +347,7 @@ def main(argv=None) -> int:
         for n, r in RECIPES.items(): print(f"{n:18s} {'multi-label ' if r.multilabel else ''}{r.doc}")
         return 0
     if args.command in ('list', 'train', 'cv', 'tune', 'predict', 'compare'): return _experiment_command(args)
+    if args.command == 'init': return _init(Path(args.path))
     try: recipes, out = _check_demo_args(args), _check_out(Path(args.out))
     except ValueError as e:                      # a bad argument: one line, before anything is imported or trained
         print(f"lt-fastai demo: {e}", file=sys.stderr)

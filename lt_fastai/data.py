@@ -269,6 +269,7 @@ class WeightedTfmdDL(WeightedSampling, TfmdDL):
 # %% ../nbs/01_data.ipynb #aac8a957
 def _as_tensor(a, name):
     t = a if isinstance(a, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(to_numpy(a)))
+    if t.dtype == torch.float64: t = t.float()     # numpy's default float: models and fastai work in float32
     if t.is_floating_point() and not torch.isfinite(t).all():
         bad = (~torch.isfinite(t.reshape(len(t), -1))).any(1).nonzero().flatten()
         raise ValueError(f"{name} contains NaN or inf in item(s) {bad[:10].tolist()}")

@@ -44,12 +44,13 @@ def build_dls(cfg:RunConfig,  # the run's config
     DL = get_modality(d.modality).dls_type
     common = dict(bs=d.bs, sampler=d.sampler, seed=d.split_seed)
     if d.dataset is not None:
+        if d.valid_pct != type(d).model_fields['valid_pct'].default:   # (a saved config spells out every default)
+            raise ConfigError(f"data.valid_pct does not apply to the example data set {d.dataset!r}, whose validation split is fixed: drop it")
         dd = example_dataset(d.dataset, imb_ratio=d.imb_ratio, seed=d.split_seed)
         (xt, yt), (xv, yv) = dd['train'], dd['valid']
-        if splitter is not None:     # folds over training and validation items together
-            x, y = torch.cat([xt, xv]), torch.cat([yt, yv])
+        if splitter is not None:     # folds of the long-tailed training items (the balanced validation split stays out)
             trn, val = splitter
-            (xt, yt), (xv, yv) = (x[trn], y[trn]), (x[val], y[val])
+            (xt, yt), (xv, yv) = (xt[trn], yt[trn]), (xt[val], yt[val])
         dls = DL.from_arrays(xt, yt, xv, yv, **common, **kw)
         dls.lt_test = dd['test']
         return dls
@@ -108,10 +109,13 @@ class RunCheckpoint(Callback):
 
 # %% ../nbs/41_experiment.ipynb #6d969a44
 class RunLog(Callback):
-    "One line per epoch in the run's log file"
+    "One line per training epoch in the run's log file (`get_preds`, which also ends with an 'epoch' event, writes none)"
     order = 76
-    def __init__(self, path): self.path = Path(path)
+    def __init__(self, path): self.path, self._trained = Path(path), False
+    def after_train(self): self._trained = True
     def after_epoch(self):
+        if not self._trained: return
+        self._trained = False
         names = self.learn.recorder.metric_names[1:-1]
         vals = ' '.join(f"{n}={v:.4f}" for n, v in zip(names, self.learn.recorder.values[-1]))
         with open(self.path, 'a') as f: f.write(f"epoch {self.epoch + 1}/{self.n_epoch} {vals}\n")
@@ -130,6 +134,22 @@ def _evaluate(learn, cfg, dl):
     return (lt_metrics(p, t, counts=counts, many=cfg.many, few=cfg.few, ks=()),
             per_class_report(p, t, counts=counts, vocab=vocab, many=cfg.many, few=cfg.few))
 
+def _run_folder(out, resume:bool=False) -> Path:
+    "The run folder `out` as an absolute path (relative to the working directory); a folder holding anything but this run is refused"
+    out = Path(out).expanduser().absolute()
+    here = Path.cwd()
+    if out == here or out in here.parents:
+        raise FileExistsError(f"{out} is the working directory (or above it): give the run a folder of its own, e.g. --out runs/name")
+    if out.exists() and not out.is_dir(): raise FileExistsError(f"{out} is a file, not a folder: choose another folder for the run")
+    if out.is_dir() and (out / 'metrics.json').exists():
+        if resume: return out
+        raise FileExistsError(f"{out} holds a finished run: choose another folder (runs are never overwritten)")
+    entries = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
+    if entries:
+        raise FileExistsError(f"{out} is not empty (it holds {', '.join(entries[:3])}{' ...' if len(entries) > 3 else ''}): "
+                              "a run never writes into a folder it did not make; choose a new folder")
+    return out
+
 def run_experiment(config,                 # a YAML file, a dict or a `RunConfig`
                    out,                    # the run folder to write
                    overrides=None,         # `key=value` overrides of the config
@@ -140,9 +160,7 @@ def run_experiment(config,                 # a YAML file, a dict or a `RunConfig
                   ) -> dict:
     "Train the run a config describes; write its folder (config, versions, metrics, per-class report, plot, learner, log)"
     cfg = load_config(config, overrides)
-    out = Path(out)
-    if out.exists() and (out / 'metrics.json').exists() and not resume:
-        raise FileExistsError(f"{out} holds a finished run: choose another folder (runs are never overwritten)")
+    out = _run_folder(out, resume)
     work = out.with_name(out.name + '.partial')
     ckpt = work / 'checkpoint.pth'
     state = None
@@ -153,7 +171,10 @@ def run_experiment(config,                 # a YAML file, a dict or a `RunConfig
         if old.model_dump() != cfg.model_dump():
             raise ConfigError(f"{work / 'config.yaml'} differs from the config given: resume with the same config")
         state = torch.load(ckpt, weights_only=False)
-    elif work.exists(): shutil.rmtree(work)
+    elif work.exists():
+        if not (work / 'config.yaml').exists():   # not an unfinished run of lt_fastai: someone else's folder
+            raise FileExistsError(f"{work} exists and is not an unfinished run (no config.yaml): move it, or choose another folder")
+        shutil.rmtree(work)                       # this run's own unfinished attempt, started anew
     work.mkdir(parents=True, exist_ok=True)
     try: return _run(cfg, out, work, ckpt, state, splitter, cbs, quiet)
     except BaseException:
@@ -200,7 +221,7 @@ def _run(cfg, out, work, ckpt, state, splitter, cbs, quiet):
     learn.export(work / 'learner.pkl')
     ckpt.unlink(missing_ok=True)
     write_atomic(work / 'metrics.json', json.dumps(jsonable(res), indent=1).encode())
-    if out.exists(): shutil.rmtree(out)
+    if out.exists(): out.rmdir()                  # an empty folder the user made for the run (anything in it was refused at the start)
     os.replace(work, out)                         # the run folder appears whole, or not at all
     return jsonable(res)
 
@@ -244,9 +265,9 @@ def predict_run(run_dir,     # a finished run folder (holds `learner.pkl`)
 # %% ../nbs/41_experiment.ipynb #5f141383
 def _fold_labels(cfg):
     "Labels of every item the folds split, and how a fold's indices become loaders"
-    if cfg.data.dataset is not None:
+    if cfg.data.dataset is not None:   # the long-tailed training items only: the balanced validation and test splits stay out
         dd = example_dataset(cfg.data.dataset, imb_ratio=cfg.data.imb_ratio, seed=cfg.data.split_seed)
-        return torch.cat([dd['train'][1], dd['valid'][1]]).numpy(), None
+        return dd['train'][1].numpy(), None
     src = _source(cfg)
     if src.suffix != '.csv':
         raise ConfigError("cross-validation splits the rows of a CSV source (data.source: file names and labels) or an "
@@ -264,8 +285,14 @@ def cross_validate(config, out, folds:int=5, overrides=None, resume:bool=False) 
     y, df = _fold_labels(cfg)
     splitters = stratified_kfold(y, n_splits=folds, seed=cfg.data.split_seed)
     rows = []
+    counts = pd.Series(y).value_counts() if df is None else None
+    rare = set(counts[counts < folds].index) if counts is not None else set()
+    if rare: warnings.warn(f"class(es) {sorted(rare)[:10]} have fewer training items than folds ({folds}): they are trained on in "
+                           "every fold and validated in none (the test split still scores them)")
     for k, sp in enumerate(splitters):
         trn, val = sp(list(range(len(y))))
+        if rare:    # keep the long tail the config describes: a class too rare to fold stays in training
+            trn = sorted(trn + [i for i in val if y[i] in rare]); val = [i for i in val if y[i] not in rare]
         if df is None: res = run_experiment(cfg, out / f'fold{k}', splitter=(trn, val), resume=resume)
         else:
             d = df.assign(_lt_valid=np.isin(np.arange(len(df)), val))

@@ -49,6 +49,16 @@ def _focal_factor(logpt, gamma):
     # -expm1(log p) = 1 - p without cancellation; the clamp keeps the gradient of x^γ (γ < 1) finite at x = 0
     return (-torch.expm1(logpt)).clamp(min=torch.finfo(logpt.dtype).tiny) ** gamma
 
+# %% ../nbs/02_losses.ipynb #29b41e66
+def _number(v, name:str, minimum=None, strict:bool=False) -> float:
+    "A hyper-parameter as a finite float (at least `minimum`, or above it with `strict`); a clear error naming it otherwise"
+    ok = isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and np.isfinite(v)
+    if ok and minimum is not None: ok = v > minimum if strict else v >= minimum
+    if not ok:
+        bound = '' if minimum is None else f" {'>' if strict else '>='} {minimum}"
+        raise ValueError(f"{name} must be a finite number{bound}, got {v!r}")
+    return float(v)
+
 # %% ../nbs/02_losses.ipynb #82c6c8af
 class LTLoss(nn.Module):
     "Base of lt_fastai's losses: fastai's loss protocol (flattening, `reduction`, `activation`, `decodes`) around a per-item loss"
@@ -216,7 +226,7 @@ class FocalLoss(LTLoss):
                  counts=None,          # class counts, used by a string `weight`
                  axis:int=-1, reduction:str='mean', **kwargs):
         super().__init__(axis=axis, reduction=reduction, **kwargs)
-        if gamma < 0: raise ValueError(f"gamma must be non-negative, got {gamma}")
+        gamma = _number(gamma, 'gamma', minimum=0)
         self.gamma = gamma
         self._set_counts(counts)
         self.register_buffer('weight', self._weight_tensor(weight))
@@ -262,7 +272,7 @@ class LDAMLoss(LTLoss):
                  weight=None,          # per-class weights or a `class_weights` method; settable later with `set_weight`
                  axis:int=-1, reduction:str='mean', **kwargs):
         super().__init__(axis=axis, reduction=reduction, **kwargs)
-        self.max_m,self.s = max_m,s
+        self.max_m,self.s = _number(max_m, 'max_m', minimum=0), _number(s, 's', minimum=0, strict=True)
         self.logit_scale = float(s)    # the logits it trains are s·cos: its probabilities are softmax(s·cos)
         c = self._set_counts(counts, allow_zero=False, why="their margin n^(-1/4) would be infinite")
         m = c ** -0.25
@@ -295,7 +305,7 @@ class LogitAdjustedLoss(LTLoss):
                  axis:int=-1, reduction:str='mean', **kwargs):
         super().__init__(axis=axis, reduction=reduction, **kwargs)
         c = self._set_counts(counts, allow_zero=False, why="log π would be -inf")
-        self.tau = tau
+        self.tau = _number(tau, 'tau')
         self.register_buffer('log_prior', _float_tensor(np.log(class_priors(c))))
 
     def _loss(self, x, y): return F.cross_entropy(x + self.tau * self.log_prior.to(x.dtype), y, reduction='none'), None
@@ -445,7 +455,7 @@ class FocalBCE(LTLoss):
                  n_items:int=None,         # number of training items the counts were taken over
                  axis:int=-1, reduction:str='mean', thresh:float=0.5, **kwargs):
         super().__init__(axis=axis, reduction=reduction, thresh=thresh, **kwargs)
-        if gamma < 0: raise ValueError(f"gamma must be non-negative, got {gamma}")
+        gamma = _number(gamma, 'gamma', minimum=0)
         self.gamma = gamma
         c = self._set_counts(counts)
         if isinstance(alpha, str):

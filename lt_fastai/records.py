@@ -15,6 +15,11 @@ import numpy as np
 __all__ = ['RECORDED_PACKAGES', 'write_atomic', 'run_versions', 'jsonable']
 
 # %% ../nbs/11_records.ipynb #81b89b46
+def _umask() -> int:
+    "The process's file-creation mask (read by setting it and putting it back)"
+    m = os.umask(0o022); os.umask(m)
+    return m
+
 def write_atomic(path,           # the file to write (its folder is created if needed)
                  data            # the contents: bytes, or a str (written as UTF-8)
                 ) -> Path:
@@ -25,6 +30,7 @@ def write_atomic(path,           # the file to write (its folder is created if n
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
     try:
+        os.chmod(tmp, 0o666 & ~_umask())       # the user's default permissions, not mkstemp's private 0600
         with os.fdopen(fd, 'wb') as f: f.write(data); f.flush(); os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:

@@ -397,7 +397,7 @@ def _read_result(path:Path) -> tuple:
 
 def compare_runs(paths,                          # run folders, their metrics.json files, and/or saved report files
                  metric:str='balanced_accuracy', # the metric to rank by
-                 split:str='test',               # 'test' or 'valid' for runs; a report counts for the split it was made on
+                 split:str='valid',              # 'valid' (the default: choosing by test figures would spend the test split) or 'test'; a report counts for the split it was made on
                  ascending:bool=False            # rank lower values first (for errors such as 'ece')
                 ) -> pd.DataFrame:
     "One row per run or report — recipe, epochs and every metric of `split` — ranked by `metric`"

@@ -111,3 +111,15 @@ def test_interrupted_run_says_so(tmp_path):
     assert p.returncode == 130, err
     assert res['status'] == 'interrupted' and 1 <= len(res['results']) < 4
     assert 'interrupted' in err
+
+def test_init_writes_a_starter_config(tmp_path, monkeypatch, capsys):
+    "A user of the installed wheel (no configs/ folder) gets the demo's config to edit; an existing file is left alone"
+    from lt_fastai.cli import main, DEMO_CONFIG
+    from lt_fastai.config import load_config
+    monkeypatch.chdir(tmp_path)
+    assert main(['init']) == 0
+    cfg = load_config(tmp_path / 'lt_fastai.yaml')
+    assert cfg == load_config(DEMO_CONFIG, {'recipe.name': 'balanced_softmax'})
+    (tmp_path / 'mine.yaml').write_text('precious: true\n')
+    assert main(['init', 'mine.yaml']) == 2 and (tmp_path / 'mine.yaml').read_text() == 'precious: true\n'
+    assert 'nothing is overwritten' in capsys.readouterr().err

@@ -80,6 +80,13 @@ def test_cross_validation(tmp_path):
     r = cli('cv', cfg, '--folds', 3, '--out', tmp_path / 'cv', cwd=tmp_path)
     assert sorted(p.name for p in (tmp_path / 'cv').iterdir() if p.is_dir()) == ['fold0', 'fold1', 'fold2']
     assert 'valid_balanced_accuracy' in r.stdout and (tmp_path / 'cv' / 'summary.csv').exists()
+    # each fold trains on the config's long tail: two thirds of the training items of a class, all of a class too rare to fold
+    sys.path.insert(0, str(ROOT))
+    from lt_fastai.datasets import digits_long_tail
+    full = np.asarray(digits_long_tail(imb_ratio=50)['counts'])
+    for k in range(3):
+        fold = np.asarray(json.loads((tmp_path / 'cv' / f'fold{k}' / 'metrics.json').read_text())['counts'])
+        assert (fold <= full).all() and (fold[full < 3] == full[full < 3]).all() and abs(fold[0] - full[0] * 2 / 3) <= 1, (fold, full)
 
 def test_two_workers_share_one_study(tmp_path):
     search = dict(metric='balanced_accuracy', pruner='median', params={
@@ -127,3 +134,48 @@ def test_crt_run_from_the_command_line(tmp_path):
     with pytest.raises(ValueError, match="recipe 'bce' is for multi-label data"):      # the CLI prints this one line
         run_experiment(cfg, tmp_path / 'multi', overrides=['recipe.name=bce'])
     assert not (tmp_path / 'multi').exists() and not (tmp_path / 'multi.partial').exists()
+
+def test_a_folder_the_user_owns_survives(tmp_path):
+    "`--out` naming a folder with the user's files, a file, or the working directory: one line, nothing trained, nothing touched"
+    cfg = write_config(tmp_path / 'demo.yaml', schedule__epochs=1)
+    precious = tmp_path / 'precious'; precious.mkdir(); (precious / 'thesis.tex').write_text('years of work')
+    (tmp_path / 'notes.txt').write_text('mine')
+    for out, msg in [(precious, 'is not empty (it holds thesis.tex)'), (tmp_path / 'notes.txt', 'is a file, not a folder'),
+                     ('.', 'is the working directory')]:
+        r = cli('train', cfg, '--out', out, cwd=tmp_path, check=False)
+        assert r.returncode == 2 and msg in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert (precious / 'thesis.tex').read_text() == 'years of work' and (tmp_path / 'notes.txt').read_text() == 'mine'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['demo.yaml', 'notes.txt', 'precious']
+
+def test_image_folder_run_with_a_relative_out(tmp_path):
+    "A run of an image folder writes its folder where the shell user asked (relative to the working directory), learner included"
+    sys.path.insert(0, str(ROOT))
+    from lt_fastai.datasets import write_images
+    write_images(tmp_path / 'imgs', [12, 6, 6])
+    cfg = tmp_path / 'img.yaml'
+    cfg.write_text(yaml.safe_dump(dict(data=dict(modality='vision', source='imgs', bs=4, valid_pct=0.25),
+                                       model=dict(arch='small_cnn', kwargs=dict(arch_kwargs=dict(width=8))),
+                                       schedule=dict(epochs=1, precision='fp32'), many=8, few=4)))
+    cli('train', cfg, '--out', 'runs/img', cwd=tmp_path)
+    assert (tmp_path / 'runs' / 'img' / 'learner.pkl').exists() and not (tmp_path / 'imgs' / 'runs').exists()
+
+def test_predict_float64_items_and_compare_by_validation(tmp_path):
+    "numpy's default float64 items predict as float32 ones do; `compare` ranks by validation figures unless asked for test"
+    cfg = write_config(tmp_path / 'demo.yaml', schedule__epochs=1)
+    cli('train', cfg, '--out', tmp_path / 'run', cwd=tmp_path)
+    sys.path.insert(0, str(ROOT))
+    from lt_fastai.datasets import digits_long_tail
+    np.save(tmp_path / 'f64.npy', digits_long_tail()['test'][0][:3].numpy().astype(np.float64))
+    r = cli('predict', tmp_path / 'run', tmp_path / 'f64.npy', cwd=tmp_path)
+    assert r.stdout.count('f64.npy[') == 3, r.stdout
+    from lt_fastai.report import compare_runs
+    m = json.loads((tmp_path / 'run' / 'metrics.json').read_text())
+    assert compare_runs([tmp_path / 'run']).iloc[0]['balanced_accuracy'] == pytest.approx(m['valid']['balanced_accuracy'])
+
+def test_log_has_one_line_per_training_epoch_and_digits_refuse_valid_pct(tmp_path):
+    cfg = write_config(tmp_path / 'demo.yaml', schedule__epochs=2)
+    cli('train', cfg, 'recipe.name=crt', 'schedule.stage_epochs=1', '--out', tmp_path / 'run', cwd=tmp_path)
+    lines = (tmp_path / 'run' / 'log.txt').read_text().splitlines()
+    assert [l.split()[1] for l in lines if l.startswith('epoch')] == ['1/2', '2/2', '1/1'], lines    # the fit, then cRT's stage
+    r = cli('train', cfg, 'data.valid_pct=0.3', '--out', tmp_path / 'bad', cwd=tmp_path, check=False)
+    assert r.returncode == 2 and 'data.valid_pct does not apply to the example data set' in r.stderr, r.stderr

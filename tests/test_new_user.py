@@ -93,3 +93,19 @@ def test_9_pretrained_offline_fails_at_once(tmp_path, monkeypatch):
     monkeypatch.setattr(models, '_hub_reachable', lambda timeout=3.: False)
     with pytest.raises(models.PretrainedWeightsError, match="the hub cannot be reached"):
         models.lt_timm_model('test_resnet', 3, pretrained=True)
+
+def test_loss_hyper_parameters_are_numbers():
+    "NaN, zero scales and strings are refused where the loss is built, before any training"
+    from lt_fastai.losses import FocalLoss, LogitAdjustedLoss, LDAMLoss
+    with pytest.raises(ValueError, match="gamma must be a finite number >= 0, got nan"): FocalLoss(gamma=float('nan'))
+    with pytest.raises(ValueError, match="tau must be a finite number, got nan"): LogitAdjustedLoss([3, 1], tau=float('nan'))
+    with pytest.raises(ValueError, match="s must be a finite number > 0, got 0"): LDAMLoss([3, 1], s=0)
+    with pytest.raises(ValueError, match="gamma must be a finite number >= 0, got 'high'"): FocalLoss(gamma='high')
+
+def test_files_are_written_with_the_users_permissions(tmp_path):
+    import os, stat
+    from lt_fastai.records import write_atomic
+    old = os.umask(0o022)
+    try: p = write_atomic(tmp_path / 'metrics.json', '{}')
+    finally: os.umask(old)
+    assert stat.S_IMODE(p.stat().st_mode) == 0o644
