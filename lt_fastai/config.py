@@ -31,7 +31,7 @@ class DataConfig(_Section):
     dataset: Optional[str] = 'digits' # or an example data set of `lt_fastai.datasets` (the default, unless `source` is given)
     fn_col: Union[str, int] = 0       # CSV: column of the file names (a name or a position)
     label_col: Union[str, int] = 1    # CSV: column of the labels
-    valid_pct: float = Field(0.2, gt=0, lt=1)
+    valid_pct: Optional[float] = Field(0.2, gt=0, lt=1)   # None: the source's own split only (train/ and valid/ folders, an is_valid column)
     split_seed: int = Field(0, ge=0)  # seed of the validation split (the run's `seed` trains)
     sampler: Union[str, float, None] = None   # training sampling rule ('sqrt', 'class_uniform'...); None: the recipe's
     bs: int = Field(64, ge=1)

@@ -1108,11 +1108,21 @@ def from_source(cls:LTDataLoaders,
                 label_col=1,        # CSV: column of the labels
                 **kwargs            # passed to `from_df`, `from_folder` or the modality's reader (split, bs, sampler...)
                ):
-    "Loaders from a path as a run config names it: `from_df` for a CSV file, `from_folder` for a folder"
+    "Loaders from a path as a run config names it: `from_df` for a CSV file, `from_folder` for a folder; the user's own split (`train/` and `valid/` folders, an `is_valid` or `valid` column) is used when there is one"
     p = Path(os.path.expandvars(str(source))).expanduser()
     if not p.exists(): raise FileNotFoundError(f"data source not found: {p}")
-    if p.is_dir(): return cls.from_folder(p, **kwargs)
-    if p.suffix.lower() == '.csv': return cls.from_df(pd.read_csv(p), path=p.parent, fn_col=fn_col, label_col=label_col, **kwargs)
+    if p.is_dir():
+        if (p / 'train').is_dir() and (p / 'valid').is_dir() and 'train' not in kwargs:
+            kwargs = {k: v for k, v in kwargs.items() if k != 'valid_pct'}
+            return cls.from_folder(p, train='train', valid='valid', **kwargs)
+        return cls.from_folder(p, **kwargs)
+    if p.suffix.lower() == '.csv':
+        df = pd.read_csv(p)
+        col = next((c for c in ('is_valid', 'valid') if c in df.columns), None)
+        if col is not None and 'valid_col' not in kwargs and 'splitter' not in kwargs:
+            kwargs = {k: v for k, v in kwargs.items() if k != 'valid_pct'}
+            kwargs['valid_col'] = col
+        return cls.from_df(df, path=p.parent, fn_col=fn_col, label_col=label_col, **kwargs)
     return cls._from_file(p, **kwargs)
 
 # %% ../nbs/01_data.ipynb #1e6a1a3a

@@ -15,6 +15,14 @@ def cli(*args, cwd, check=True, **kw):
     if check and r.returncode != 0: raise AssertionError(f"exit {r.returncode}: {r.stderr[-2000:]}")
     return r
 
+def cli_in(monkeypatch, capsys, cwd, *args):
+    "The command line in this process (no new interpreter to import torch into): (exit code, stdout, stderr)"
+    from lt_fastai.cli import main
+    monkeypatch.chdir(cwd)
+    rc = main([str(a) for a in args])
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
 def write_config(path, **changes):
     cfg = json.loads(json.dumps(DEMO))
     for k, v in changes.items():
@@ -124,10 +132,10 @@ def test_every_recipe_writes_a_complete_run(tmp_path, half):
         assert not (tmp_path / f'{recipe}.partial').exists(), recipe
         assert m['config']['recipe']['name'] == recipe and 0 <= m['test']['balanced_accuracy'] <= 1, recipe
 
-def test_crt_run_from_the_command_line(tmp_path):
+def test_crt_run_from_the_command_line(tmp_path, monkeypatch, capsys):
     "A classifier re-training recipe through `lt-fastai train` exports its learner (it once ended in a traceback)"
     cfg = write_config(tmp_path / 'demo.yaml', schedule__epochs=1, schedule__stage_epochs=1)
-    cli('train', cfg, 'recipe.name=crt', '--out', tmp_path / 'run', cwd=tmp_path)
+    assert cli_in(monkeypatch, capsys, tmp_path, 'train', cfg, 'recipe.name=crt', '--out', tmp_path / 'run')[0] == 0
     assert sorted(p.name for p in (tmp_path / 'run').iterdir()) == RUN_FILES
     sys.path.insert(0, str(ROOT))
     from lt_fastai.experiment import run_experiment
@@ -135,19 +143,19 @@ def test_crt_run_from_the_command_line(tmp_path):
         run_experiment(cfg, tmp_path / 'multi', overrides=['recipe.name=bce'])
     assert not (tmp_path / 'multi').exists() and not (tmp_path / 'multi.partial').exists()
 
-def test_a_folder_the_user_owns_survives(tmp_path):
+def test_a_folder_the_user_owns_survives(tmp_path, monkeypatch, capsys):
     "`--out` naming a folder with the user's files, a file, or the working directory: one line, nothing trained, nothing touched"
     cfg = write_config(tmp_path / 'demo.yaml', schedule__epochs=1)
     precious = tmp_path / 'precious'; precious.mkdir(); (precious / 'thesis.tex').write_text('years of work')
     (tmp_path / 'notes.txt').write_text('mine')
     for out, msg in [(precious, 'is not empty (it holds thesis.tex)'), (tmp_path / 'notes.txt', 'is a file, not a folder'),
                      ('.', 'is the working directory')]:
-        r = cli('train', cfg, '--out', out, cwd=tmp_path, check=False)
-        assert r.returncode == 2 and msg in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        rc, _, err = cli_in(monkeypatch, capsys, tmp_path, 'train', cfg, '--out', out)
+        assert rc == 2 and msg in err and len(err.strip().splitlines()) == 1, err
     assert (precious / 'thesis.tex').read_text() == 'years of work' and (tmp_path / 'notes.txt').read_text() == 'mine'
     assert sorted(p.name for p in tmp_path.iterdir()) == ['demo.yaml', 'notes.txt', 'precious']
 
-def test_image_folder_run_with_a_relative_out(tmp_path):
+def test_image_folder_run_with_a_relative_out(tmp_path, monkeypatch, capsys):
     "A run of an image folder writes its folder where the shell user asked (relative to the working directory), learner included"
     sys.path.insert(0, str(ROOT))
     from lt_fastai.datasets import write_images
@@ -156,26 +164,40 @@ def test_image_folder_run_with_a_relative_out(tmp_path):
     cfg.write_text(yaml.safe_dump(dict(data=dict(modality='vision', source='imgs', bs=4, valid_pct=0.25),
                                        model=dict(arch='small_cnn', kwargs=dict(arch_kwargs=dict(width=8))),
                                        schedule=dict(epochs=1, precision='fp32'), many=8, few=4)))
-    cli('train', cfg, '--out', 'runs/img', cwd=tmp_path)
+    rc, _, err = cli_in(monkeypatch, capsys, tmp_path, 'train', cfg, '--out', 'runs/img')
+    assert rc == 0, err
     assert (tmp_path / 'runs' / 'img' / 'learner.pkl').exists() and not (tmp_path / 'imgs' / 'runs').exists()
 
-def test_predict_float64_items_and_compare_by_validation(tmp_path):
+def test_predict_float64_items_and_compare_by_validation(tmp_path, monkeypatch, capsys):
     "numpy's default float64 items predict as float32 ones do; `compare` ranks by validation figures unless asked for test"
     cfg = write_config(tmp_path / 'demo.yaml', schedule__epochs=1)
-    cli('train', cfg, '--out', tmp_path / 'run', cwd=tmp_path)
+    assert cli_in(monkeypatch, capsys, tmp_path, 'train', cfg, '--out', tmp_path / 'run')[0] == 0
     sys.path.insert(0, str(ROOT))
     from lt_fastai.datasets import digits_long_tail
     np.save(tmp_path / 'f64.npy', digits_long_tail()['test'][0][:3].numpy().astype(np.float64))
-    r = cli('predict', tmp_path / 'run', tmp_path / 'f64.npy', cwd=tmp_path)
-    assert r.stdout.count('f64.npy[') == 3, r.stdout
+    rc, out, err = cli_in(monkeypatch, capsys, tmp_path, 'predict', tmp_path / 'run', tmp_path / 'f64.npy')
+    assert rc == 0 and out.count('f64.npy[') == 3, out + err
     from lt_fastai.report import compare_runs
     m = json.loads((tmp_path / 'run' / 'metrics.json').read_text())
     assert compare_runs([tmp_path / 'run']).iloc[0]['balanced_accuracy'] == pytest.approx(m['valid']['balanced_accuracy'])
 
-def test_log_has_one_line_per_training_epoch_and_digits_refuse_valid_pct(tmp_path):
+def test_log_has_one_line_per_training_epoch_and_digits_refuse_valid_pct(tmp_path, monkeypatch, capsys):
     cfg = write_config(tmp_path / 'demo.yaml', schedule__epochs=2)
-    cli('train', cfg, 'recipe.name=crt', 'schedule.stage_epochs=1', '--out', tmp_path / 'run', cwd=tmp_path)
+    assert cli_in(monkeypatch, capsys, tmp_path, 'train', cfg, 'recipe.name=crt', 'schedule.stage_epochs=1', '--out', tmp_path / 'run')[0] == 0
     lines = (tmp_path / 'run' / 'log.txt').read_text().splitlines()
     assert [l.split()[1] for l in lines if l.startswith('epoch')] == ['1/2', '2/2', '1/1'], lines    # the fit, then cRT's stage
-    r = cli('train', cfg, 'data.valid_pct=0.3', '--out', tmp_path / 'bad', cwd=tmp_path, check=False)
-    assert r.returncode == 2 and 'data.valid_pct does not apply to the example data set' in r.stderr, r.stderr
+    rc, _, err = cli_in(monkeypatch, capsys, tmp_path, 'train', cfg, 'data.valid_pct=0.3', '--out', tmp_path / 'bad')
+    assert rc == 2 and 'data.valid_pct does not apply to the example data set' in err, err
+
+def test_the_users_split_is_used(tmp_path):
+    "An image source with train/ and valid/ folders keeps that split (valid_pct: null is allowed too)"
+    sys.path.insert(0, str(ROOT))
+    from lt_fastai.datasets import write_images
+    from lt_fastai.experiment import build_dls
+    from lt_fastai.config import load_config
+    write_images(tmp_path / 'imgs' / 'train', [12, 6, 6]); write_images(tmp_path / 'imgs' / 'valid', [3, 3, 3], seed=1)
+    for valid_pct in (0.2, None):
+        cfg = load_config(dict(data=dict(modality='vision', source=str(tmp_path / 'imgs'), bs=4, valid_pct=valid_pct)))
+        dls = build_dls(cfg)
+        assert {Path(f).parent.parent.name for f in dls.valid_ds.items} == {'valid'} and len(dls.valid_ds) == 9
+        assert {Path(f).parent.parent.name for f in dls.train_ds.items} == {'train'}

@@ -109,3 +109,9 @@ def test_files_are_written_with_the_users_permissions(tmp_path):
     try: p = write_atomic(tmp_path / 'metrics.json', '{}')
     finally: os.umask(old)
     assert stat.S_IMODE(p.stat().st_mode) == 0o644
+
+def test_temperature_of_an_untrained_learner_is_flagged(dls):
+    from lt_fastai.calibrate import fit_temperature
+    learn = lt_learner(dls, Net(), precision='fp32')
+    with pytest.warns(UserWarning, match="fit_temperature: the learner has no record of training"):
+        fit_temperature(learn, apply=False)
