@@ -278,11 +278,21 @@ def _fold_labels(cfg):
     except KeyError as e: raise ConfigError(f"data.label_col: {e.args[0]} ({src})") from None
     return df[col].values, df
 
+def _study_folder(out, own:tuple) -> Path:
+    "The folder of a cross-validation or a search (absolute), created if needed; one holding anything these do not write is refused"
+    out = Path(out).expanduser().absolute()
+    if out.exists() and not out.is_dir(): raise FileExistsError(f"{out} is a file, not a folder: choose another folder")
+    foreign = sorted(p.name for p in out.iterdir() if not p.name.startswith(own)) if out.is_dir() else []
+    if foreign: raise FileExistsError(f"{out} holds files that are not this command's ({', '.join(foreign[:3])}"
+                                      f"{' ...' if len(foreign) > 3 else ''}): nothing is written into a folder it did not make; choose a new folder")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
 def cross_validate(config, out, folds:int=5, overrides=None, resume:bool=False) -> pd.DataFrame:
     "Stratified k-fold (iterative for multi-label): a run folder per fold and a summary of mean ± std per metric"
     cfg = load_config(config, overrides)
     if not isinstance(folds, int) or folds < 2: raise ConfigError(f"folds must be an int of at least 2, got {folds!r}")
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    out = _study_folder(out, ('fold', '.fold', 'folds.csv', 'summary.csv', 'config.yaml'))
     y, df = _fold_labels(cfg)
     splitters = stratified_kfold(y, n_splits=folds, seed=cfg.data.split_seed)
     rows = []
@@ -363,7 +373,7 @@ def tune(config,                  # a config with a `search` section
     FastAIV2PruningCallback = import_extra('optuna_integration', 'search', 'the search (`tune`)').FastAIV2PruningCallback
     cfg = load_config(config, overrides)
     space = _check_space(cfg)
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    out = _study_folder(out, ('trial', 'study.db', 'best.yaml', 'trials.csv', 'config.yaml'))   # (workers of one study share it)
     storage = storage or f"sqlite:///{(out / 'study.db').resolve()}"
     E = cfg.schedule.epochs   # no pruning before a third of the epochs: one-cycle's early epochs say little yet
     pruner = {'median': optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=max(1, E // 3)),

@@ -152,8 +152,13 @@ def test_a_folder_the_user_owns_survives(tmp_path, monkeypatch, capsys):
                      ('.', 'is the working directory')]:
         rc, _, err = cli_in(monkeypatch, capsys, tmp_path, 'train', cfg, '--out', out)
         assert rc == 2 and msg in err and len(err.strip().splitlines()) == 1, err
+    search = write_config(tmp_path / 'search.yaml', search=dict(params={'schedule.lr': dict(type='float', low=1e-3, high=3e-2, log=True)}))
+    for cmd, c in (('cv', cfg), ('tune', search)):
+        rc, _, err = cli_in(monkeypatch, capsys, tmp_path, cmd, c, '--out', precious)
+        assert rc == 2 and 'holds files that are not this command' in err, err
     assert (precious / 'thesis.tex').read_text() == 'years of work' and (tmp_path / 'notes.txt').read_text() == 'mine'
-    assert sorted(p.name for p in tmp_path.iterdir()) == ['demo.yaml', 'notes.txt', 'precious']
+    assert sorted(p.name for p in precious.iterdir()) == ['thesis.tex']
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['demo.yaml', 'notes.txt', 'precious', 'search.yaml']
 
 def test_image_folder_run_with_a_relative_out(tmp_path, monkeypatch, capsys):
     "A run of an image folder writes its folder where the shell user asked (relative to the working directory), learner included"
