@@ -188,12 +188,17 @@ def _format_table(tab) -> str:
 
 def _set_aside(out:Path, names) -> list:
     "Rename an earlier run's files and run folders `x[.ext]` to `x.previous[.ext]`, so they cannot pass for this run's"
+    run = lambda d: d.is_dir() and ((d / 'config.yaml').exists() or (d / 'metrics.json').exists())
+    for n in names:                  # first check everything: a folder that is not a run is the user's, and stops the demo
+        for f in (out / n, out / f'{n}.previous'):
+            if f.is_dir() and not run(f):
+                raise ValueError(f"{f} is not a run of the demo (no config.yaml): move it, or choose another --out")
     moved = []
     for n in names:
         f = out / n
         if f.exists():
             to = out / (f'{f.stem}.previous{f.suffix}' if f.is_file() else f'{f.name}.previous')
-            if to.is_dir(): shutil.rmtree(to)
+            if to.is_dir(): shutil.rmtree(to)   # the demo's own older run (checked above)
             f.replace(to); moved.append(n)
     return moved
 

@@ -158,6 +158,10 @@ def test_a_folder_the_user_owns_survives(tmp_path, monkeypatch, capsys):
         assert rc == 2 and 'holds files that are not this command' in err, err
     assert (precious / 'thesis.tex').read_text() == 'years of work' and (tmp_path / 'notes.txt').read_text() == 'mine'
     assert sorted(p.name for p in precious.iterdir()) == ['thesis.tex']
+    (precious / 'ce').mkdir(); (precious / 'ce' / 'draft.txt').write_text('not a run')     # a folder named like a demo run
+    rc, _, err = cli_in(monkeypatch, capsys, tmp_path, 'demo', '--out', precious, '--recipes', 'ce', '--epochs', '1', '--no-plot')
+    assert rc == 1 and 'is not a run of the demo' in err, err
+    assert (precious / 'ce' / 'draft.txt').read_text() == 'not a run' and (precious / 'thesis.tex').exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ['demo.yaml', 'notes.txt', 'precious', 'search.yaml']
 
 def test_image_folder_run_with_a_relative_out(tmp_path, monkeypatch, capsys):
