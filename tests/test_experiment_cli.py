@@ -112,6 +112,12 @@ def test_two_workers_share_one_study(tmp_path):
     best = yaml.safe_load((tmp_path / 'tune' / 'best.yaml').read_text())
     assert best['search'] == {} and best['recipe']['name'] in ('ce', 'balanced_softmax')
     assert len([d for d in (tmp_path / 'tune').iterdir() if d.name.startswith('trial') and d.is_dir()]) >= 1
+    # every finished trial is scored by its validation figure, never by the test split
+    for t in st.trials:
+        f = tmp_path / 'tune' / f'trial{t.number:04d}' / 'metrics.json'
+        if t.state == optuna.trial.TrialState.COMPLETE and f.exists():
+            m = json.loads(f.read_text())
+            assert t.value == pytest.approx(m['valid']['balanced_accuracy'])
 
 RUN_FILES = ['config.yaml', 'learner.pkl', 'log.txt', 'metrics.json', 'per_class.csv', 'recall_vs_frequency.png', 'versions.json']
 
