@@ -901,10 +901,12 @@ def _file_kwargs(cls:LTDataLoaders, files:list, db_kw:dict, check=True, skip:boo
     return {}
 
 def _checked(cls, files, db_kw, check_files, bad_files):
-    "The modality's file check before anything is built: (more builder arguments, positions of the files to leave out)"
+    "The modality's file check before anything is built: (more builder arguments, the files left out, a boolean mask of those kept)"
     if bad_files not in ('raise', 'skip'): raise ValueError(f"bad_files must be 'raise' or 'skip', got {bad_files!r}")
     kw = dict(cls._file_kwargs(files, db_kw, check_files, skip=bad_files == 'skip'))
-    return kw, kw.pop('_bad', [])
+    keep = np.ones(len(files), dtype=bool); keep[list(kw.pop('_bad', []))] = False
+    if len(files) and not keep.any(): raise ValueError(f"all {len(files)} {cls._x_what} are bad (see the warning): nothing is left to train on")
+    return kw, [f for f, k in zip(files, keep) if not k], keep
 
 @patch(cls_method=True)
 def _x_getter(cls:LTDataLoaders, col, root, suffix, db_kw):
@@ -950,8 +952,8 @@ def from_folder(cls:LTDataLoaders,
         loose = [f for f in files if f.parent == path]
         if loose: raise ValueError(f"{path}: {len(loose)} of the {what} lie directly in the folder (e.g. {loose[0].name}): "
                                    f"put them in one sub-folder per class")
-        more, bad = _checked(cls, files, db_kw, check_files, bad_files)
-        skipped, files = [files[i] for i in bad], [f for i, f in enumerate(files) if i not in set(bad)]
+        more, skipped, keep = _checked(cls, files, db_kw, check_files, bad_files)
+        files = [f for f, k in zip(files, keep) if k]
         labels = [parent_label(f) for f in files]
         check_classes(labels, str(path), what)
         splitter = ifnone(splitter, StratifiedSplitter(valid_pct=valid_pct, seed=seed, labels=labels))
@@ -965,8 +967,8 @@ def from_folder(cls:LTDataLoaders,
         check_classes([parent_label(f) for f in files if f.parent.parent.name == train], str(path / train), what)
         if splitter is not None: raise ValueError("give `train`/`valid` sub-folders or a `splitter`, not both")
         splitter = GrandparentSplitter(train_name=train, valid_name=valid)
-        more, bad = _checked(cls, files, db_kw, check_files, bad_files)
-        skipped, files = [files[i] for i in bad], [f for i, f in enumerate(files) if i not in set(bad)]
+        more, skipped, keep = _checked(cls, files, db_kw, check_files, bad_files)
+        files = [f for f, k in zip(files, keep) if k]
     db_kw.update(more)
     dblock = cls._datablock(get_y=parent_label, splitter=splitter, vocab=vocab, **db_kw)
     dls = cls.from_dblock(dblock, files, sampler=sampler, bs=bs, path=path, **dl_kw)
@@ -1007,9 +1009,9 @@ def from_df(cls:LTDataLoaders,
     root = Path(path) if folder is None else Path(path) / folder
     get_x = cls._x_getter(fcol, root, suffix, db_kw)     # a row, or a bare file name (`test_dl`, `predict`)
     xs = [get_x(r) for _, r in df.iterrows()]
-    more, bad = _checked(cls, xs, db_kw, check_files, bad_files)
-    skipped = [str(xs[i]) for i in bad]
-    if bad: df = df.drop(index=bad).reset_index(drop=True)
+    more, skipped, keep = _checked(cls, xs, db_kw, check_files, bad_files)
+    skipped = [str(o) for o in skipped]
+    if skipped: df = df[keep].reset_index(drop=True)
     y, get_y, multi, encoded, auto_vocab = df_labels(df, label_col, label_delim)
     if not multi:
         encode_labels(y, vocab=vocab)    # labels outside `vocab` fail here, with their rows
@@ -1095,6 +1097,12 @@ def from_arrays(cls:LTDataLoaders,
 
 
 # %% ../nbs/01_data.ipynb #6fde4820
+def _own_split(kwargs, why):
+    "`kwargs` without `valid_pct`: the source's own split is used, and a `valid_pct` given with it is said to be ignored"
+    if 'valid_pct' in kwargs:
+        warnings.warn(f"valid_pct={kwargs['valid_pct']} is ignored: {why}, and that split is used")
+    return {k: v for k, v in kwargs.items() if k != 'valid_pct'}
+
 @patch(cls_method=True)
 def _from_file(cls:LTDataLoaders, path:Path, **kwargs):
     "Loaders from one file that is not a CSV table (a modality with such files, e.g. signals, reads them)"
@@ -1113,15 +1121,13 @@ def from_source(cls:LTDataLoaders,
     if not p.exists(): raise FileNotFoundError(f"data source not found: {p}")
     if p.is_dir():
         if (p / 'train').is_dir() and (p / 'valid').is_dir() and 'train' not in kwargs:
-            kwargs = {k: v for k, v in kwargs.items() if k != 'valid_pct'}
-            return cls.from_folder(p, train='train', valid='valid', **kwargs)
+            return cls.from_folder(p, train='train', valid='valid', **_own_split(kwargs, f"{p} has train/ and valid/ folders"))
         return cls.from_folder(p, **kwargs)
     if p.suffix.lower() == '.csv':
         df = pd.read_csv(p)
         col = next((c for c in ('is_valid', 'valid') if c in df.columns), None)
         if col is not None and 'valid_col' not in kwargs and 'splitter' not in kwargs:
-            kwargs = {k: v for k, v in kwargs.items() if k != 'valid_pct'}
-            kwargs['valid_col'] = col
+            kwargs = {**_own_split(kwargs, f"{p} has a {col!r} column"), 'valid_col': col}
         return cls.from_df(df, path=p.parent, fn_col=fn_col, label_col=label_col, **kwargs)
     return cls._from_file(p, **kwargs)
 

@@ -54,7 +54,8 @@ def build_dls(cfg:RunConfig,  # the run's config
         dls = DL.from_arrays(xt, yt, xv, yv, **common, **kw)
         dls.lt_test = dd['test']
         return dls
-    split = {} if d.valid_pct is None else dict(valid_pct=d.valid_pct)
+    default = type(d).model_fields['valid_pct'].default    # the constructors' default too: passed only when the user chose another
+    split = {} if d.valid_pct in (None, default) else dict(valid_pct=d.valid_pct)
     return DL.from_source(_source(cfg), fn_col=d.fn_col, label_col=d.label_col, **split, **common, **kw)
 
 # %% ../nbs/41_experiment.ipynb #4c792c19

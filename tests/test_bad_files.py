@@ -125,8 +125,16 @@ def test_skip_bad_files_on_request(tmp_path):
     files[-1].write_bytes(b'')
     with pytest.warns(UserWarning, match=r"left out, as bad_files='skip' asks: 1 problem\(s\) in 16 recordings"):
         dls = LTAudioDataLoaders.from_folder(root, bad_files='skip', **KW)
+    img = tmp_path / 'img'; write_images(img, [8, 4, 4])
+    odd = sorted(img.rglob('*.png'))[5]; Image.new('RGB', (9, 9)).save(odd)       # one image of another size
+    with pytest.warns(UserWarning, match="left out"):
+        di = LTImageDataLoaders.from_folder(img, bad_files='skip', **KW)
+    assert di.bad_files == [str(odd)] and len(di.train_ds) + len(di.valid_ds) == 15
     assert dls.bad_files == [str(files[-1])] and len(dls.train_ds) + len(dls.valid_ds) == 15
     with pytest.raises(ValueError, match="bad_files must be 'raise' or 'skip'"): LTAudioDataLoaders.from_folder(root, bad_files='ignore', **KW)
+    for f in files: f.write_bytes(b'')
+    with pytest.warns(UserWarning), pytest.raises(ValueError, match="all 16 recordings are bad"):
+        LTAudioDataLoaders.from_folder(root, bad_files='skip', **KW)
 
 def test_a_worker_error_reads_as_the_librarys_own(tmp_path):
     "A file that goes bad after the check (or with check_files=False) fails in a worker: the user reads the library's message"
@@ -152,11 +160,15 @@ def test_config_run_writes_the_skipped_files(tmp_path):
         run_experiment(cfg, tmp_path / 'run')
     assert (tmp_path / 'run' / 'bad_files.txt').read_text().split() == [str(files[0])]
 
-def test_a_large_check_shows_its_progress(tmp_path, monkeypatch, capsys):
+def test_a_large_check_shows_its_progress(tmp_path, monkeypatch):
     import lt_fastai.data
+    from fastprogress.fastprogress import ConsoleProgressBar
+    shown = []
+    monkeypatch.setattr(ConsoleProgressBar, 'on_update', lambda self, val, text, interrupted=False: shown.append((val, self.comment)))
     monkeypatch.setattr(lt_fastai.data, '_PROGRESS_FROM', 4)       # as for 1,000 files or more
     root = tmp_path / 'sig'; write_signals(root, [8, 4, 4])
     LTSignalDataLoaders.from_folder(root, **KW)
+    assert shown and shown[-1] == (16, 'checking signal files'), shown[-3:]
 
 def test_lazy_signals_are_checked_too(tmp_path):
     "Lazy reading keeps the data on disk, not the check: a NaN in a memory-mapped file, or a bad file of a lazy list, fails at build"

@@ -216,3 +216,5 @@ def test_the_users_split_is_used(tmp_path):
         dls = build_dls(cfg)
         assert {Path(f).parent.parent.name for f in dls.valid_ds.items} == {'valid'} and len(dls.valid_ds) == 9
         assert {Path(f).parent.parent.name for f in dls.train_ds.items} == {'train'}
+    with pytest.warns(UserWarning, match="valid_pct=0.3 is ignored: .* has train/ and valid/ folders"):
+        build_dls(load_config(dict(data=dict(modality='vision', source=str(tmp_path / 'imgs'), bs=4, valid_pct=0.3))))

@@ -513,7 +513,7 @@ def from_files(cls:LTSignalDataLoaders,
     src = None
     if many and lazy:
         src = IndexedSignals(source, key, channels_last)
-        if check_depth(check_files, 1) is not None and check_depth(check_files, 1).all(): src.check()   # the data stays lazy, not the check
+        if check_files not in (False, None, 'header'): check_depth(check_files, 1); src.check()   # (the argument checked) the data stays lazy, not the check
         if labels is None and label_key is not None: labels = read_signals(source, label_key)[0]
         items = list(range(len(src)))
     elif many:

@@ -585,8 +585,9 @@ def _clip_fps(sources, fps, stride, sampling):
 # %% ../../nbs/33_video.data.ipynb #22d20833
 def _say_padding(files, infos, db_kw):
     "Say once when clips are shorter than the window the reader takes, and so will be padded (`pad`)"
-    n, stride, pad = db_kw.get('n_frames', 8), db_kw.get('stride', 1), db_kw.get('pad', 'repeat')
-    if db_kw.get('sampling', 'window') != 'window': return
+    d = {k: db_kw.get(k, p.default) for k, p in inspect.signature(lt_video_datablock).parameters.items() if k in ('n_frames', 'stride', 'pad', 'sampling')}
+    n, stride, pad = d['n_frames'], d['stride'], d['pad']
+    if d['sampling'] != 'window': return
     span = (n - 1) * stride + 1
     short = [(f, o.n_frames) for f, o in zip(files, infos) if o is not None and o.n_frames < span]
     if not short: return

@@ -120,35 +120,33 @@ def check_image_files(files,              # image paths
     size, min_size = _hw(size), _hw(min_size, 'min_size')
     files = [Path(f) for f in files]
     if not files: raise ValueError("no image files to check")
-    problems, sizes = [], np.full((len(files), 2), -1, dtype=np.int64)
+    problems, bad, sizes = [], set(), np.full((len(files), 2), -1, dtype=np.int64)
     for i, f in enumerate(with_progress(files, 'image files')):
-        if not f.is_file(): problems.append(f"{f}: file not found"); continue
+        if not f.is_file(): problems.append(f"{f}: file not found"); bad.add(i); continue
         try:
             with Image.open(f) as im:
                 m, (w, h) = im.mode, im.size
                 if deep is not None and deep[i]: im.load()   # every byte decoded
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-            problems.append(f"{f}: cannot read image ({type(e).__name__}: {e})"); continue
+            problems.append(f"{f}: cannot read image ({type(e).__name__}: {e})"); bad.add(i); continue
         sizes[i] = h, w
-        if m != mode and m not in convert: problems.append(str(_mode_error(f, m, mode, convert)).split('; ')[0])
+        if m != mode and m not in convert: problems.append(str(_mode_error(f, m, mode, convert)).split('; ')[0]); bad.add(i)
     ok = sizes[:, 0] >= 0
     if (same_size or size is not None) and ok.any():
         ref = size or Counter(map(tuple, sizes[ok].tolist())).most_common(1)[0][0]
         why = "the size asked for" if size is not None else "the size of most images"
         for i in np.flatnonzero(ok & ((sizes[:, 0] != ref[0]) | (sizes[:, 1] != ref[1]))):
-            problems.append(f"{files[i]}: image is {sizes[i, 0]}×{sizes[i, 1]}, not {ref[0]}×{ref[1]} ({why})")
+            problems.append(f"{files[i]}: image is {sizes[i, 0]}×{sizes[i, 1]}, not {ref[0]}×{ref[1]} ({why})"); bad.add(i)
     if min_size is not None:
         for i in np.flatnonzero(ok & ((sizes[:, 0] < min_size[0]) | (sizes[:, 1] < min_size[1]))):
-            problems.append(f"{files[i]}: image is {sizes[i, 0]}×{sizes[i, 1]}, smaller than {min_size[0]}×{min_size[1]}")
+            problems.append(f"{files[i]}: image is {sizes[i, 0]}×{sizes[i, 1]}, smaller than {min_size[0]}×{min_size[1]}"); bad.add(i)
     if problems:
         more = f"\n  ... and {len(problems) - max_report} more" if len(problems) > max_report else ''
         text = (f"{len(problems)} problem(s) in {len(files)} image files (sizes are height × width):\n  "
                 + "\n  ".join(problems[:max_report]) + more)
         if not skip: raise ValueError(text + "\n(bad_files='skip' leaves them out, with a warning)")
         warnings.warn(f"left out, as bad_files='skip' asks: {text}")
-        for pr in problems:                                  # every problem names its file first
-            for i, f in enumerate(files):
-                if pr.startswith(f"{f}:"): sizes[i] = -1
+        sizes[sorted(bad)] = -1
     return sizes
 
 # %% ../../nbs/21_vision.data.ipynb #67b447a6
