@@ -31,6 +31,7 @@ def test_fastai_tools_single_label(recipe, digits, tmp_path):
     from fastai.interpret import ClassificationInterpretation
     from fastai.learner import load_learner
     from lt_fastai.report import LTReport
+    from lt_fastai.posthoc import valid_preds, model_logits
     from lt_fastai.test_utils import quiet
     learn = _learner(digits, recipe, tmp_path)
     with quiet(learn), warnings.catch_warnings():
@@ -39,6 +40,8 @@ def test_fastai_tools_single_label(recipe, digits, tmp_path):
         assert len(learn.recorder.losses) >= 10, f"lr_find stopped after {len(learn.recorder.losses)} steps"
         assert lrs.valley > 0
         learn.fit_lt(1, 1e-2, stage_epochs=1, cbs=CSVLogger(fname='history.csv'))
+        p, _ = valid_preds(learn)                                        # probabilities at the loss's scale (issue 24)
+        torch.testing.assert_close(p, torch.softmax(model_logits(learn)[0], 1), atol=1e-5, rtol=1e-4)
         learn.export('model.pkl')
         again = load_learner(tmp_path / 'model.pkl')
         cls, idx, probs = again.predict(digits['test'][0][0])
@@ -67,6 +70,7 @@ def test_fastai_tools_multi_label(recipe, tmp_path):
     from fastai.learner import load_learner
     from lt_fastai.data import in_memory_dls
     from lt_fastai.learner import lt_learner
+    from lt_fastai.posthoc import valid_preds, model_logits
     from lt_fastai.test_utils import quiet
     g = torch.Generator().manual_seed(0)
     x = torch.randn(96, 6, generator=g)
@@ -79,6 +83,8 @@ def test_fastai_tools_multi_label(recipe, tmp_path):
         learn.lr_find(num_it=20, show_plot=False)
         assert len(learn.recorder.losses) >= 10
         learn.fit_lt(1, 1e-2, stage_epochs=1)
+        p, _ = valid_preds(learn)
+        torch.testing.assert_close(p, torch.sigmoid(model_logits(learn)[0]), atol=1e-5, rtol=1e-4)
         learn.export('model.pkl')
         _, hot, probs = load_learner(tmp_path / 'model.pkl').predict(x[0])
         assert probs.shape == (3,) and hot.shape == (3,)
