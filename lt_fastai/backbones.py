@@ -236,41 +236,78 @@ def _by_order(sd, tsd, loose, where):
         out[tk] = v
     return out
 
+def _misfit(sd, tsd, loose=()):
+    "What keeps the tensors `sd` from loading into a model whose state dict is `tsd` (`loose`: names whose shape may differ), or ''"
+    missing = [k for k in tsd if k not in sd and k not in loose and not k.endswith('num_batches_tracked')]
+    extra = [k for k in sd if k not in tsd]
+    wrong = [k for k in tsd if k in sd and k not in loose and tuple(sd[k].shape) != tuple(tsd[k].shape)]
+    def few(ks): return ', '.join(ks[:4]) + (' ...' if len(ks) > 4 else '')
+    return '; '.join(([f"{len(missing)} of the model's tensors are missing ({few(missing)})"] if missing else []) +
+                     ([f"{len(extra)} are not in the model ({few(extra)})"] if extra else []) +
+                     ([f"{len(wrong)} have other shapes ({few(wrong)})"] if wrong else []))
+
+def _apply_filter(filter_fn, sd, model, where):
+    "timm's checkpoint filter of the model (position embeddings resampled to its size, old key names renamed...)"
+    if filter_fn is None: return sd
+    try:
+        try: return dict(filter_fn(dict(sd), model))
+        except TypeError: return dict(filter_fn(dict(sd)))   # (timm's older one-argument filters)
+    except Exception as e:
+        raise PretrainedWeightsError(f"timm's checkpoint filter for {type(model).__name__} could not read {where}: "
+                                     f"{type(e).__name__}: {str(e)[:300]}") from e
+
+# %% ../nbs/04_backbones.ipynb #0dcb0d3d
+class _LoadAsTimm:
+    "Stands in for timm's `load_pretrained` while a model is built: the model's own checkpoint filter, then every tensor checked, then timm's loading"
+    def __init__(self, sd, match, where, arch): self.sd, self.match, self.where, self.arch = sd, match, where, arch
+    def __call__(self, model, pretrained_cfg=None, num_classes=1000, in_chans=3, filter_fn=None, strict=True, **kwargs):
+        tsd, cfg = model.state_dict(), pretrained_cfg or model.pretrained_cfg   # (a fresh model: names, shapes, a new classifier)
+        clf = {f'{c}.{s}' for c in _names(cfg.get('classifier')) for s in ('weight', 'bias')} & set(tsd)
+        first = {f'{c}.weight' for c in _names(cfg.get('first_conv'))} & set(tsd)
+        sd = _by_order(self.sd, tsd, clf | first, self.where) if self.match == 'order' else self.sd
+        try: sd = _apply_filter(filter_fn, sd, model, self.where)
+        except PretrainedWeightsError as e:   # a filter that fails on another architecture's file: say what does not fit
+            if _misfit(sd, tsd, clf | first): self.refuse(sd, tsd, clf | first, e)
+            raise
+        if _misfit(sd, tsd, clf | first): self.refuse(sd, tsd, clf | first)
+        for k in clf:   # the classifier: kept when it fits the classes, else the fresh one
+            if k not in sd or tuple(sd[k].shape) != tuple(tsd[k].shape): sd[k] = tsd[k]
+        for k in tsd:
+            if k.endswith('num_batches_tracked') and k not in sd: sd[k] = tsd[k]
+        # timm's own loading for the rest: the first convolution adapted to `in_chans`, a strict load
+        _timm_load_pretrained(model, dict(cfg, state_dict=sd, source='', num_classes=num_classes), num_classes, in_chans, None, strict)
+
+    def refuse(self, sd, tsd, loose, cause=None):
+        hint = (" If the file holds the same tensors in the model's order under other names (a port from another "
+                "library), pass match='order'." if self.match == 'name' and len(self.sd) == len(tsd) else '')
+        raise PretrainedWeightsError(f"the weights in {self.where} do not fit {self.arch!r}: {_misfit(sd, tsd, loose)}.{hint}") from cause
+
+_timm_load_pretrained = timm.models._builder.load_pretrained
+
 def _from_file(arch, path, match, kw, sd=None):
+    "A timm model built as timm builds it with hub weights, with the weights of a file (or a state dict) instead"
     where = 'the state dict' if sd is not None else str(path)
+    if match not in ('name', 'order'): raise ValueError(f"match must be 'name' or 'order', got {match!r}")
     sd = dict(sd) if sd is not None else _read_state_dict(path)
     cbam_sd = {k: v for k, v in sd.items() if k.startswith('cbam.')}
     sd = {k: v for k, v in sd.items() if not k.startswith('cbam.')}
-    tmpl = timm.create_model(arch, pretrained=False, **kw)       # names, shapes and a fresh classifier
-    tsd, cfg = tmpl.state_dict(), tmpl.pretrained_cfg
-    clf = {f'{c}.{s}' for c in _names(cfg.get('classifier')) for s in ('weight', 'bias')} & set(tsd)
-    first = {f'{c}.weight' for c in _names(cfg.get('first_conv'))} & set(tsd)
-    if match == 'order': sd = _by_order(sd, tsd, clf | first, where)
-    elif match != 'name': raise ValueError(f"match must be 'name' or 'order', got {match!r}")
-    missing = [k for k in tsd if k not in sd and k not in clf and not k.endswith('num_batches_tracked')]
-    extra = [k for k in sd if k not in tsd]
-    wrong = [k for k in tsd if k in sd and k not in clf | first and tuple(sd[k].shape) != tuple(tsd[k].shape)]
-    if missing or extra or wrong:
-        def few(ks): return ', '.join(ks[:4]) + (' ...' if len(ks) > 4 else '')
-        parts = ([f"{len(missing)} of the model's tensors are missing ({few(missing)})"] if missing else []) + \
-                ([f"{len(extra)} are not in the model ({few(extra)})"] if extra else []) + \
-                ([f"{len(wrong)} have other shapes ({few(wrong)})"] if wrong else [])
-        hint = (" If the file holds the same tensors in the model's order under other names (a port from another "
-                "library), pass match='order'." if match == 'name' and len(sd) == len(tsd) else '')
-        raise PretrainedWeightsError(f"the weights in {where} do not fit {arch!r}: {'; '.join(parts)}.{hint}")
-    for k in clf:   # the classifier: kept when it fits n_out, else the template's fresh one
-        if k not in sd or tuple(sd[k].shape) != tuple(tsd[k].shape): sd[k] = tsd[k]
-    for k in tsd:
-        if k.endswith('num_batches_tracked') and k not in sd: sd[k] = tsd[k]
-    overlay = dict(state_dict=sd, num_classes=kw.get('num_classes', 1000))
+    # gap: timm applies a model's checkpoint filter (ViT position embeddings resampled to the model's image size, old key
+    # names renamed) only inside its own build; the filter is an argument of that build, so the loading step is stood in
+    # for while the model is built, and sees exactly what timm's would
+    overlay, loader = dict(state_dict={}, num_classes=kw.get('num_classes', 1000)), _LoadAsTimm(sd, match, where, arch)
+    builder = timm.models._builder
+    builder.load_pretrained = loader
     try: model = timm.create_model(arch, pretrained=True, pretrained_cfg_overlay=overlay, **kw)
+    except PretrainedWeightsError: raise
     except Exception as e:
         raise PretrainedWeightsError(f"timm could not load the weights in {where} into {arch!r}: {type(e).__name__}: "
                                      f"{str(e)[:300]}") from e
+    finally: builder.load_pretrained = _timm_load_pretrained
     model.pretrained_cfg.pop('state_dict', None)               # do not keep a second copy of the weights
     model.pretrained_cfg['file'] = where
     return model, cbam_sd
 
+# %% ../nbs/04_backbones.ipynb #243f64b7
 _IMG_SIZE_MODULES = {'vision_transformer', 'deit', 'beit', 'eva', 'vision_transformer_relpos', 'cait', 'xcit'}
 
 def needs_img_size(arch:str) -> bool:
@@ -335,15 +372,9 @@ def load_weights(model:nn.Module,   # the backbone to load into (changed in plac
     if match == 'name' and not set(tsd) <= set(sd) and set(f'backbone.{k}' for k in tsd) <= set(sd):
         sd = {k[len('backbone.'):]: v for k, v in sd.items() if k.startswith('backbone.')}   # a whole lt_model's weights
     if match == 'order': sd = _by_order(sd, tsd, set(), where)
-    missing = [k for k in tsd if k not in sd]
-    extra = [k for k in sd if k not in tsd]
-    wrong = [k for k in tsd if k in sd and tuple(sd[k].shape) != tuple(tsd[k].shape)]
-    if missing or extra or wrong:
-        def few(ks): return ', '.join(ks[:4]) + (' ...' if len(ks) > 4 else '')
-        parts = ([f"{len(missing)} of the model's tensors are missing ({few(missing)})"] if missing else []) + \
-                ([f"{len(extra)} are not in the model ({few(extra)})"] if extra else []) + \
-                ([f"{len(wrong)} have other shapes ({few(wrong)})"] if wrong else [])
-        raise PretrainedWeightsError(f"the weights in {where} do not fit {type(model).__name__}: {'; '.join(parts)}")
+    if why := _misfit(sd, tsd): raise PretrainedWeightsError(f"the weights in {where} do not fit {type(model).__name__}: {why}")
+    for k in tsd:
+        if k.endswith('num_batches_tracked') and k not in sd: sd[k] = tsd[k]
     model.load_state_dict(sd)
     return model
 

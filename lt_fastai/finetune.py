@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from fastcore.basics import ifnone, store_attr
 from fastcore.foundation import L
 from fastai.callback.core import Callback
@@ -23,43 +24,46 @@ from .heads import find_classifier, inner_linear
 __all__ = ['LoRA', 'add_lora', 'merge_lora', 'train_features', 'head_from_features', 'HeadFromFeatures', 'BatchNormEval']
 
 # %% ../nbs/15_finetune.ipynb #e01618f8
-_LORA_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+_LORA_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)   # and their subclasses
 
 class LoRA(nn.Module):
-    "A frozen linear or convolution layer plus a trainable low-rank update: `base(x) + (alpha/r)·B(A(x))` (Hu et al. 2022)"
+    "A frozen linear or convolution layer that computes with `W + (alpha/r)·B·A`, a trainable low-rank change of its weight (Hu et al. 2022)"
     def __init__(self,
-                 base:nn.Module,      # an nn.Linear or an ungrouped nn.Conv1d/2d/3d; its weights are frozen
-                 r:int=8,             # rank of the update
-                 alpha:float=None     # scale numerator: the update is multiplied by alpha/r (default: r, a scale of 1)
+                 base:nn.Module,      # an nn.Linear or nn.Conv1d/2d/3d, or a subclass (timm's Conv2dSame, StdConv2d...); frozen
+                 r:int=8,             # rank of the change
+                 alpha:float=None     # scale numerator: the change is multiplied by alpha/r (default: r, a scale of 1)
                 ):
         super().__init__()
-        if not isinstance(base, _LORA_TYPES): raise TypeError(f"LoRA adapts nn.Linear and nn.Conv layers, got {type(base).__name__}")
-        if isinstance(base, nn.modules.conv._ConvNd) and base.groups != 1:
-            raise ValueError(f"LoRA needs an ungrouped convolution; this one has groups={base.groups}")
+        if not isinstance(base, _LORA_TYPES):
+            raise TypeError(f"LoRA adapts nn.Linear and nn.Conv1d/2d/3d layers (and their subclasses), got {type(base).__name__}")
         if isinstance(r, bool) or not isinstance(r, int) or r < 1: raise ValueError(f"r must be an int >= 1, got {r!r}")
+        w = base.weight
+        if not isinstance(w, nn.Parameter) or w.ndim < 2:
+            raise TypeError(f"LoRA needs the layer's weight as a parameter of 2 dimensions or more, got {type(w).__name__}")
         self.base, self.r, self.alpha = base, r, float(ifnone(alpha, r))
         for p in base.parameters(): p.requires_grad_(False)
-        if isinstance(base, nn.Linear):
-            self.A, self.B = nn.Linear(base.in_features, r, bias=False), nn.Linear(r, base.out_features, bias=False)
-        else:   # A sees what the base sees (kernel, stride, padding); B mixes the r channels back (a 1×1 convolution)
-            conv = type(base) if type(base) in _LORA_TYPES else {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}[len(base.kernel_size)]
-            self.A = conv(base.in_channels, r, base.kernel_size, base.stride, base.padding, base.dilation, bias=False,
-                          padding_mode=base.padding_mode)
-            self.B = conv(r, base.out_channels, 1, bias=False)
-        nn.init.kaiming_uniform_(self.A.weight, a=math.sqrt(5))
-        nn.init.zeros_(self.B.weight)          # the adapted layer starts as the base layer
-        ref = base.weight
-        self.A.to(ref.device, ref.dtype); self.B.to(ref.device, ref.dtype)
+        self.lora_A = nn.Parameter(torch.empty(r, w[0].numel(), device=w.device, dtype=w.dtype))
+        self.lora_B = nn.Parameter(torch.zeros(w.shape[0], r, device=w.device, dtype=w.dtype))   # starts as the base layer
+        nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))   # as nn.Linear initialises its weight
 
     @property
     def scale(self) -> float: return self.alpha / self.r
-    def forward(self, x): return self.base(x) + self.B(self.A(x)) * self.scale
+    def delta(self) -> torch.Tensor:
+        "The change of the base layer's weight, `(alpha/r)·B·A`, in the weight's shape"
+        return (self.lora_B @ self.lora_A).view_as(self.base.weight) * self.scale
+
+    def forward(self, x):
+        w = self.base.weight + self.delta()
+        t = type(self.base)
+        if t is nn.Linear: return F.linear(x, w, self.base.bias)
+        if t in (nn.Conv1d, nn.Conv2d, nn.Conv3d): return self.base._conv_forward(x, w, self.base.bias)
+        # a subclass (timm's Conv2dSame, StdConv2d, ...) runs its own forward, with the changed weight in place of its own
+        return torch.func.functional_call(self.base, {'weight': w}, (x,))
 
     def merged(self) -> nn.Module:
-        "The base layer with the update folded into its weight (same outputs, no extra cost at inference)"
+        "The base layer with the change folded into its weight (same outputs, no extra cost at inference)"
         out = copy.deepcopy(self.base)
-        B, A = self.B.weight.flatten(1), self.A.weight.flatten(1)            # (out, r), (r, in·k…)
-        with torch.no_grad(): out.weight += (self.scale * B @ A).view_as(out.weight)
+        with torch.no_grad(): out.weight += self.delta()
         for p in out.parameters(): p.requires_grad_(True)
         return out
 
@@ -74,16 +78,15 @@ def add_lora(model:nn.Module,        # changed in place; its classifier stays fu
              train_norm:bool=True,   # let the normalisation layers' scales and shifts train too (a CNN's BatchNorm)
              skip=None               # names (or a predicate on names) of layers to leave as they are
             ) -> nn.Module:
-    "Freeze `model` except its classifier (and norms) and give every linear and ungrouped convolution layer a `LoRA` update"
+    "Freeze `model` except its classifier (and norms) and give every other linear and convolution layer a `LoRA` update"
     if not isinstance(model, nn.Module): raise TypeError(f"expected an nn.Module, got {type(model).__name__}")
     if any(isinstance(m, LoRA) for m in model.modules()): raise ValueError("the model already has LoRA adapters")
     clf_name, clf = find_classifier(model)
     keep = {id(p) for p in clf.parameters()}
     if train_norm: keep |= {id(p) for m in model.modules() if _is_norm(m) for p in m.parameters(recurse=False)}
     skip_fn = skip if callable(skip) else (lambda n, names=set(L(skip)): n in names)
-    targets = [(n, m) for n, m in model.named_modules() if isinstance(m, _LORA_TYPES) and n != clf_name
-               and not (isinstance(m, nn.modules.conv._ConvNd) and m.groups != 1) and not skip_fn(n)]
-    if not targets: raise ValueError("the model has no linear or ungrouped convolution layer to adapt besides its classifier")
+    targets = [(n, m) for n, m in model.named_modules() if isinstance(m, _LORA_TYPES) and n != clf_name and not skip_fn(n)]
+    if not targets: raise ValueError("the model has no linear or convolution layer to adapt besides its classifier")
     for p in model.parameters():
         if id(p) not in keep: p.requires_grad_(False)
     for n, m in targets:

@@ -31,7 +31,8 @@ from .callbacks import GradualUnfreeze, DivergenceGuard
 from .recipes import Recipe, Stage, get_recipe, list_recipes, RECIPES
 
 # %% auto #0
-__all__ = ['check_train_batches', 'LTLearner', 'lt_learner', 'lt_schedule', 'is_frozen', 'input_batch', 'backbone_learner']
+__all__ = ['check_train_batches', 'LTLearner', 'lt_learner', 'lt_schedule', 'is_frozen', 'holds_pretrained', 'input_batch',
+           'backbone_learner']
 
 # %% ../nbs/10_learner.ipynb #5afaffec
 def _has_timm(model) -> bool: return any(callable(getattr(m, 'group_matcher', None)) for m in model.modules())
@@ -266,6 +267,11 @@ def is_frozen(learn:Learner) -> bool:
     "Whether fastai's `freeze` (or `freeze_to`) left parameters of the body untrainable: how `fit_lt` knows a learner holds pretrained weights"
     return learn.opt is not None and any(not p.requires_grad for pl in learn.opt.param_lists[:-1] for p in pl)
 
+# %% ../nbs/10_learner.ipynb #9fe05015
+def holds_pretrained(learn:Learner) -> bool:
+    "Whether `learn` holds pretrained weights: it was built with them (`learn.pretrained`), or it is frozen, as such a learner is left"
+    return is_frozen(learn) or getattr(learn, 'pretrained', None) not in (None, False)
+
 # %% ../nbs/10_learner.ipynb #e295c0ef
 _SCHED_KW = ('pct_start', 'div', 'div_final', 'moms')
 
@@ -279,7 +285,7 @@ class _UnfreezeAt(Callback):
 def _freeze_epochs(learn, freeze_epochs):
     "Epochs of the head alone: as asked, else 1 for a frozen learner (fastai's `fine_tune` default) and 0 otherwise"
     gradual = any(isinstance(cb, GradualUnfreeze) for cb in learn.cbs)
-    if freeze_epochs is None: return 1 if is_frozen(learn) and not gradual else 0
+    if freeze_epochs is None: return 1 if holds_pretrained(learn) and not gradual else 0
     F = check_int(freeze_epochs, 'freeze_epochs', 0)
     if F and gradual:
         raise ValueError("the learner's GradualUnfreeze callback already decides when the body trains: leave freeze_epochs out")
@@ -300,7 +306,7 @@ def _main_fit(learn, n_epoch, lr, schedule, F, lr_mult, warmup, kwargs):
     cbs = L(kwargs.pop('cbs', None))
     if learn.opt is None: learn.create_opt()
     gradual = any(isinstance(cb, GradualUnfreeze) for cb in learn.cbs)
-    pretrained = F > 0 or (is_frozen(learn) and not gradual)   # a frozen learner holds pretrained weights
+    pretrained = F > 0 or (holds_pretrained(learn) and not gradual)   # frozen, or built with pretrained weights
     body_lr = lr if isinstance(lr, slice) or not pretrained else slice(lr / 2 / lr_mult, lr / 2)   # fine_tune's rates
     if not F:
         if pretrained: learn.unfreeze()
@@ -412,6 +418,10 @@ def backbone_learner(dls:DataLoaders,       # the loaders
     model = lt_model(backbone, n_out, dls=dls, metadata=metadata, fusion=fusion, p=p, input_stats=stats, channel_dim=channel_dim)
     learn = lt_learner(dls, model, recipe=recipe, splitter=ifnone(splitter, fusion_splitter), **kwargs)
     if ifnone(freeze, pretrained not in (None, False)): learn.freeze()
+    if learn.recipe.pretrained and pretrained in (None, False):
+        warnings.warn(f"recipe {learn.recipe.name!r} fine-tunes pretrained weights, but this learner has none "
+                      f"(pretrained={pretrained!r}): from scratch it trains worse than 'logit_adjusted'; give `pretrained=` "
+                      "weights, or use recipe='logit_adjusted' (or 'auto')", stacklevel=3)
     learn.arch, learn.pretrained, learn.n_in, learn.n_out, learn.normalize = arch, pretrained, n_in, n_out, stats
     learn.metadata, learn.modality = model.meta is not None, modality
     return learn

@@ -60,6 +60,7 @@ class Recipe:
     schedule: str = None               # the main fit's schedule in `fit_lt` ('one_cycle', 'cosine', 'step'; None: one-cycle)
     freeze_epochs: int = None          # `fit_lt`'s epochs of the head alone on a frozen learner (None: fastai's 1)
     lr_mult: float = None              # `fit_lt`'s ratio of the head's rate to the first group's on a frozen learner (None: 100)
+    pretrained: bool = False           # a recipe for pretrained weights: lt_fastai's learners warn when built without them
     auto: dict = None                  # set by recipe 'auto': `fit_lt` chooses among candidates (`lt_fastai.auto`)
 
     def build_loss(self, counts, n_items):
@@ -353,7 +354,7 @@ def lpft_la(tau:float=1., init:str='probe', C:float=1., keep_bn_stats:bool=True)
     "the head from a class-balanced linear probe on the features, then fine-tuning with the logit-adjusted loss (Kumar et al. 2022; Menon et al. 2021)"
     from lt_fastai.losses import LogitAdjustedLoss
     from lt_fastai.finetune import HeadFromFeatures, BatchNormEval
-    return Recipe('lpft_la', loss=partial(LogitAdjustedLoss, tau=tau), freeze_epochs=0,
+    return Recipe('lpft_la', loss=partial(LogitAdjustedLoss, tau=tau), freeze_epochs=0, pretrained=True,
                   cbs=(partial(HeadFromFeatures, init, C=C),) + ((BatchNormEval,) if keep_bn_stats else ()))
 
 def lora_head(model, counts=None, r:int=8, alpha:float=None, train_norm:bool=True):
@@ -368,7 +369,7 @@ def lift(r:int=8, alpha:float=None, tau:float=1., init:str='probe', train_norm:b
     from lt_fastai.finetune import HeadFromFeatures, BatchNormEval
     return Recipe('lift', loss=partial(LogitAdjustedLoss, tau=tau), head=partial(lora_head, r=r, alpha=alpha, train_norm=train_norm),
                   cbs=(partial(HeadFromFeatures, init),) + ((BatchNormEval,) if keep_bn_stats else ()),
-                  schedule='cosine', freeze_epochs=0, lr_mult=1)
+                  schedule='cosine', freeze_epochs=0, lr_mult=1, pretrained=True)
 
 # %% ../nbs/09_recipes.ipynb #cbe4621b
 @register_recipe
