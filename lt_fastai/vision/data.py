@@ -17,6 +17,7 @@ from fastcore.foundation import L
 from fastai.data.block import DataBlock, TransformBlock
 from fastai.data.transforms import IntToFloatTensor, get_image_files
 from fastai.vision.core import PILImage, PILImageBW
+from fastai.torch_core import TensorImage
 from fastai.vision.augment import Resize, RandomCrop, CropPad
 from ..data import LTDataLoaders, lt_datablock, check_depth, with_progress
 
@@ -200,4 +201,7 @@ class LTImageDataLoaders(LTDataLoaders):
     @classmethod
     def _check_x(cls, x, where):
         x = super()._check_x(x, where)
-        return x.float() / 255. if x.dtype == torch.uint8 else x    # 8-bit images to [0, 1], as fastai's IntToFloatTensor
+        x = x.float() / 255. if x.dtype == torch.uint8 else x    # 8-bit images to [0, 1], as fastai's IntToFloatTensor
+        # as fastai's image blocks type them: fastai's batch augmentations (`aug_transforms`, `Flip`, ...) act on
+        # `TensorImage`s only, and would pass plain tensors through unchanged
+        return TensorImage(x)
