@@ -236,9 +236,9 @@ def _by_order(sd, tsd, loose, where):
         out[tk] = v
     return out
 
-def _misfit(sd, tsd, loose=()):
-    "What keeps the tensors `sd` from loading into a model whose state dict is `tsd` (`loose`: names whose shape may differ), or ''"
-    missing = [k for k in tsd if k not in sd and k not in loose and not k.endswith('num_batches_tracked')]
+def _misfit(sd, tsd, optional=(), loose=()):
+    "What keeps the tensors `sd` from loading into a model whose state dict is `tsd` (`optional`: may be missing; `loose`: may differ in shape), or ''"
+    missing = [k for k in tsd if k not in sd and k not in optional and not k.endswith('num_batches_tracked')]
     extra = [k for k in sd if k not in tsd]
     wrong = [k for k in tsd if k in sd and k not in loose and tuple(sd[k].shape) != tuple(tsd[k].shape)]
     def few(ks): return ', '.join(ks[:4]) + (' ...' if len(ks) > 4 else '')
@@ -265,11 +265,12 @@ class _LoadAsTimm:
         clf = {f'{c}.{s}' for c in _names(cfg.get('classifier')) for s in ('weight', 'bias')} & set(tsd)
         first = {f'{c}.weight' for c in _names(cfg.get('first_conv'))} & set(tsd)
         sd = _by_order(self.sd, tsd, clf | first, self.where) if self.match == 'order' else self.sd
-        try: sd = _apply_filter(filter_fn, sd, model, self.where)
+        try: fsd = _apply_filter(filter_fn, sd, model, self.where)
         except PretrainedWeightsError as e:   # a filter that fails on another architecture's file: say what does not fit
-            if _misfit(sd, tsd, clf | first): self.refuse(sd, tsd, clf | first, e)
+            if why := _misfit(sd, tsd, clf, clf | first): raise self.refusal(why, len(tsd)) from e
             raise
-        if _misfit(sd, tsd, clf | first): self.refuse(sd, tsd, clf | first)
+        if why := _misfit(fsd, tsd, clf, clf | first): raise self.refusal(why, len(tsd))
+        sd = fsd
         for k in clf:   # the classifier: kept when it fits the classes, else the fresh one
             if k not in sd or tuple(sd[k].shape) != tuple(tsd[k].shape): sd[k] = tsd[k]
         for k in tsd:
@@ -277,10 +278,11 @@ class _LoadAsTimm:
         # timm's own loading for the rest: the first convolution adapted to `in_chans`, a strict load
         _timm_load_pretrained(model, dict(cfg, state_dict=sd, source='', num_classes=num_classes), num_classes, in_chans, None, strict)
 
-    def refuse(self, sd, tsd, loose, cause=None):
+    def refusal(self, why, n_model):
+        "The error for weights that do not fit, with a hint at `match='order'` when the file has as many tensors as the model"
         hint = (" If the file holds the same tensors in the model's order under other names (a port from another "
-                "library), pass match='order'." if self.match == 'name' and len(self.sd) == len(tsd) else '')
-        raise PretrainedWeightsError(f"the weights in {self.where} do not fit {self.arch!r}: {_misfit(sd, tsd, loose)}.{hint}") from cause
+                "library), pass match='order'." if self.match == 'name' and len(self.sd) == n_model else '')
+        return PretrainedWeightsError(f"the weights in {self.where} do not fit {self.arch!r}: {why}.{hint}")
 
 _timm_load_pretrained = timm.models._builder.load_pretrained
 
