@@ -6,7 +6,7 @@ Docs: https://lt-fastai.github.io/lt_fastai/backbones.html.md"""
 
 # %% ../nbs/04_backbones.ipynb #fc50cd37
 from __future__ import annotations
-import re, socket, threading
+import difflib, re, socket, threading
 from collections import defaultdict
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -317,6 +317,17 @@ def needs_img_size(arch:str) -> bool:
     if not timm.is_model(arch): return False
     return model_entrypoint(arch.split('.')[0]).__module__.rsplit('.', 1)[-1] in _IMG_SIZE_MODULES
 
+# %% ../nbs/04_backbones.ipynb #ec3abe3a
+def _similar_archs(name, names=None, n:int=8) -> list:
+    "Up to `n` names of `names` (default: timm's architectures) close to `name`: prefixes either way, nearest in length, then difflib's closest"
+    names = list(timm.list_models() if names is None else names)
+    base = str(name).split('.')[0].lower()   # without a pretrained tag ('resnet18.a1_in1k')
+    # a prefix finds 'resnet18' for 'resnet18x' and 'vit_small_patch16_224' for 'vit_small', which a fuzzy match over
+    # more than a thousand names can rank below look-alikes ('resnet81', 'seresnet18')
+    pre = sorted((c for c in names if len(base) >= 3 and len(c) >= 3 and (c.lower().startswith(base) or base.startswith(c.lower()))),
+                 key=lambda c: (abs(len(c) - len(base)), c))
+    return list(dict.fromkeys(pre[:n] + difflib.get_close_matches(base, names, n=n, cutoff=0.6)))[:n]
+
 # %% ../nbs/04_backbones.ipynb #557c2122
 def lt_timm_model(arch:str,            # a timm architecture name (with an optional pretrained tag, e.g. 'resnet18.a1_in1k')
                   n_out:int=0,         # number of classes; 0: no classifier, the pooled features (a backbone for `lt_model`)
@@ -331,8 +342,7 @@ def lt_timm_model(arch:str,            # a timm architecture name (with an optio
     "A timm model for `n_in` channels — a backbone, or a classifier for `n_out` classes — with pretrained weights from the hub, cache or a file, and CBAM"
     if not isinstance(arch, str): raise TypeError(f"arch must be a timm model name, got {type(arch).__name__}")
     if not timm.is_model(arch):
-        base = arch.split('.')[0]
-        close = timm.list_models(f'*{base[:max(3, len(base) // 2)]}*')[:8]
+        close = _similar_archs(arch)
         raise ValueError(f"unknown timm architecture {arch!r}" + (f"; similar names: {close}" if close else ''))
     if not isinstance(n_out, (int, np.integer)) or isinstance(n_out, bool) or n_out < 0:
         raise ValueError(f"n_out must be an int >= 0 (0: no classifier), got {n_out!r}")
@@ -421,6 +431,10 @@ def make_backbone(arch,                # an nn.Module, a name of `archs`, or (wi
     elif isinstance(arch, str) and arch in archs:
         model = archs[arch](n_in, **kwargs)
     elif isinstance(arch, str) and timm_names:
+        if not timm.is_model(arch):    # the modality's own names are candidates too
+            close = _similar_archs(arch, [*archs, *timm.list_models()])
+            raise ValueError(f"unknown timm architecture {arch!r}, and not one of the modality's own {list(archs)}"
+                             + (f"; similar names: {close}" if close else ''))
         return lt_timm_model(arch, 0, n_in, pretrained, match, img_size=img_size if needs_img_size(arch) else None, **kwargs)
     else:
         raise ValueError(f"unknown architecture {arch!r}: use one of {list(archs)}" + (", a timm architecture" if timm_names else '')

@@ -376,6 +376,12 @@ class WeightAveraging(Callback):
     def after_train(self):
         if self.mode == 'swa' and self.epoch >= self._start: self._update()
 
+    def lt_state(self): return dict(avg=None if self.avg is None else self.avg.state_dict(), n=self.n_averaged)   # (for a resumed run)
+    def load_lt_state(self, s):
+        self.avg = None
+        if s['avg'] is not None: self._update(); self.avg.load_state_dict(s['avg'])
+        self.n_averaged = s['n']
+
     @torch.no_grad()
     def after_fit(self):
         if self.avg is None: return   # nothing averaged (the fit ended before `start_epoch`)
@@ -659,26 +665,61 @@ class RecipeWeightDecay(Callback):
 
 # %% ../nbs/06_callbacks.ipynb #f01b669c
 class DivergenceGuard(Callback):
-    "Raise a clear error as soon as the training loss is no longer finite, or has grown `factor` times above its first value"
+    "Stop a fit whose loss is not finite, or many times the chance level: the epoch's mean training loss `factor` times, its validation loss `valid_factor` times two epochs running"
     order = 55   # after the Recorder (50) has recorded the batch
     def __init__(self,
-                 factor:float=1e3,  # the loss may grow to this many times its first value (at least 1)
-                 every:int=8        # look every `every` training batches (each look reads the loss off the device)
+                 factor:float=5.,         # the mean training loss of an epoch may reach this many times the reference loss
+                 valid_factor:float=100., # the validation loss may exceed this many times the reference loss in one epoch, not two in a row
+                 every:int=8              # read the training loss off the device every `every` batches (and at each epoch's end)
                 ):
-        if not factor > 1: raise ValueError(f"factor must be > 1, got {factor!r}")
+        for n, v in (('factor', factor), ('valid_factor', valid_factor)):
+            if not v > 1: raise ValueError(f"{n} must be > 1, got {v!r}")
         store_attr(); self.every = check_int(every, 'every')
 
     def before_fit(self):
         from fastai.callback.schedule import LRFinder
-        self.first, self.active = None, not any(isinstance(cb, LRFinder) for cb in self.learn.cbs)   # lr_find diverges on purpose
+        self.active = not any(isinstance(cb, LRFinder) for cb in self.learn.cbs)   # lr_find diverges on purpose
+        self.ref, self._check_valid, self._over = None, False, 0
+        c = getattr(self.dls, 'c', None)
+        self.chance = math.log(c) if isinstance(c, (int, np.integer)) and c >= 2 else math.log(2)   # CE of a uniform guess over C classes
+
+    def _stop(self, what, v, bound):
+        lr = self.opt.hypers[-1].get('lr') if self.opt is not None else None
+        why = 'is not finite' if not math.isfinite(v) else (f"is more than {bound:g} times {self.ref:.4g} (the larger of the training "
+                                                           f"loss at the start of the fit and log(C) = {self.chance:.4g})")
+        raise FloatingPointError(f"training diverged at epoch {self.epoch + 1}{what}, {v:.4g}, {why}; lower the learning rate"
+                                 f"{f' (now {lr:.3g})' if lr is not None else ''} — `learn.lr_find()` suggests one — or look for "
+                                 "extreme values in the inputs")
+
+    def before_train(self): self._sum, self._n = 0., 0   # this epoch's training losses, summed on the device
+    def _check_train(self):
+        if not self._n: return
+        v = float(self._sum) / self._n          # one read off the device; a NaN or inf anywhere stays in the sum
+        if not math.isfinite(v) or v > self.factor * self.ref:
+            self._stop(f", by batch {self.iter + 1}: the mean training loss of the epoch so far", v, self.factor)
 
     def after_batch(self):
-        if not (self.active and self.training) or (self.first is not None and self.iter % self.every): return
-        v = float(self.learn.loss.detach().float().mean())
-        if self.first is None and math.isfinite(v): self.first = v
-        if math.isfinite(v) and abs(v) <= self.factor * max(abs(self.first), 1.): return
-        lr = self.opt.hypers[-1].get('lr') if self.opt is not None else None
-        raise FloatingPointError(
-            f"training diverged at epoch {self.epoch + 1}, batch {self.iter + 1}: the training loss is {v:.4g}"
-            f"{f' (it was {self.first:.4g} at the start of the fit)' if self.first is not None else ''}; lower the learning "
-            f"rate{f' (now {lr:.3g})' if lr is not None else ''} — `learn.lr_find()` suggests one — or look for extreme values in the inputs")
+        if not self.active or not len(self.yb): return
+        loss = self.learn.loss.detach().float().mean()
+        if not self.training:
+            if self._check_valid: self._vsum, self._vn = self._vsum + loss * find_bs(self.yb), self._vn + find_bs(self.yb)
+            return
+        if self.ref is None:
+            v = float(loss)
+            self.ref = max(v, self.chance) if math.isfinite(v) else self.chance
+            if not math.isfinite(v): self._stop(", batch 1: the training loss", v, self.factor)
+        self._sum, self._n = self._sum + loss, self._n + 1
+        if (self.iter + 1) % self.every == 0: self._check_train()
+
+    def after_train(self):
+        if not self.active: return
+        self._check_train()
+        self._check_valid, self._vsum, self._vn = self.ref is not None, 0., 0   # the validation of this epoch of the fit
+
+    def after_validate(self):
+        if not self._check_valid: return   # `validate` and `get_preds` outside a fit are left alone
+        self._check_valid = False
+        if self._vn == 0: return
+        v = float(self._vsum) / self._vn
+        self._over = self._over + 1 if v > self.valid_factor * self.ref else 0   # (stale batch-norm statistics can spike one epoch)
+        if not math.isfinite(v) or self._over == 2: self._stop(": the validation loss" + (", for the second epoch running" if self._over == 2 else ''), v, self.valid_factor)

@@ -6,7 +6,7 @@ Docs: https://lt-fastai.github.io/lt_fastai/cli.html.md"""
 
 # %% ../nbs/46_cli.ipynb #b7c9f383
 from __future__ import annotations
-import argparse, json, math, os, shutil, sys, tempfile, time
+import argparse, json, math, os, re, shutil, sys, tempfile, time
 from datetime import datetime, timezone
 from pathlib import Path
 from .records import write_atomic, run_versions
@@ -14,7 +14,7 @@ from .recipes import RECIPES, list_recipes   # light: no PyTorch, so bad argumen
 from .modalities import MODALITIES
 
 # %% auto #0
-__all__ = ['DEMO_RECIPES', 'DEMO_CONFIG', 'TABLE_KEYS', 'run_demo', 'results_table', 'plot_demo', 'main']
+__all__ = ['DEMO_RECIPES', 'DEMO_CONFIG', 'TABLE_KEYS', 'EXIT_CODES', 'run_demo', 'results_table', 'plot_demo', 'main']
 
 # %% ../nbs/46_cli.ipynb #82429abb
 DEMO_RECIPES = ('ce', 'focal', 'cb_focal', 'ldam_drw', 'balanced_softmax', 'logit_adjusted', 'posthoc_la', 'crt',
@@ -80,6 +80,37 @@ def plot_demo(res:dict, cols:int=4):
     fig.tight_layout()
     return fig
 
+# %% ../nbs/46_cli.ipynb #2aa53b2e
+EXIT_CODES = {0: "success",
+              1: "the command failed on what it read or built: data or items that cannot be used, an unknown architecture or "
+                 "metric, weights that do not fit; a missing optional dependency; an unexpected error",
+              2: "a bad command line or config, refused before anything trains: an unknown key or a bad value, a config, run "
+                 "folder, item or weights file that does not exist, an output folder that cannot be used",
+              3: "training diverged (`DivergenceGuard`): lower the learning rate",
+              130: "interrupted (Ctrl-C); a run keeps its checkpoint"}   # what the exit status of `lt-fastai` means
+
+# %% ../nbs/46_cli.ipynb #d6d50d2b
+_USAGE_ERRORS = (FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError)   # and `ConfigError`: exit 2
+_PLAIN = (ValueError, TypeError, OSError, ModuleNotFoundError, FloatingPointError)   # messages that need no class name
+
+def _one_line(e:BaseException) -> str:
+    "An error's message on one line, without the prefix fastai puts on errors raised in a callback"
+    msg = re.sub(r"^Exception occured in `\w+` when calling event `\w+`:\s*", '', str(e))
+    return ' '.join(l.strip() for l in msg.splitlines() if l.strip()) or type(e).__name__
+
+def _fail(cmd:str, e:Exception) -> int:
+    "Print `e` as one line on stderr and return its exit status (see `EXIT_CODES`); LT_FASTAI_TRACEBACK=1 shows the traceback"
+    if os.environ.get('LT_FASTAI_TRACEBACK'): raise e
+    from lt_fastai.config import ConfigError
+    plain = isinstance(e, _PLAIN) or type(e).__module__.startswith('lt_fastai')
+    hint = '' if plain else ' (LT_FASTAI_TRACEBACK=1 shows where)'
+    print(f"{cmd}: {'' if plain else type(e).__name__ + ': '}{_one_line(e)}{hint}", file=sys.stderr)
+    return 3 if isinstance(e, FloatingPointError) else 2 if isinstance(e, (ConfigError, *_USAGE_ERRORS)) else 1
+
+class _Parser(argparse.ArgumentParser):
+    "argparse's parser, whose errors are one line (the usage is one `--help` away) with exit status 2"
+    def error(self, message): self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
 # %% ../nbs/46_cli.ipynb #da580eaa
 def _demo_parser(sub):
     d = sub.add_parser('demo', help="compare the CE baseline with long-tail recipes on long-tailed digits (config runs)",
@@ -112,7 +143,8 @@ def _run_parsers(sub):
             s.add_argument('--study', default='lt_fastai', help="study name")
 
 def _parser():
-    p = argparse.ArgumentParser(prog='lt-fastai', description="Long-tailed learning for fastai")
+    codes = '; '.join(f"{k} {re.split('[:;(]', v)[0].strip()}" for k, v in EXIT_CODES.items())
+    p = _Parser(prog='lt-fastai', description="Long-tailed learning for fastai", epilog=f"exit status: {codes}")
     sub = p.add_subparsers(dest='command', required=True)
     _demo_parser(sub)
     sub.add_parser('recipes', help="list the registered recipes")
@@ -128,7 +160,7 @@ def _parser():
     s.add_argument('--plot', default=None, help="also write a bar plot of the metric to this PNG file")
     s = sub.add_parser('predict', help="predict with a finished run's learner")
     s.add_argument('run', help="a run folder written by `lt-fastai train`")
-    s.add_argument('items', nargs='+', help="files to predict (images, audio, signals, clips; .npy arrays for in-memory runs)")
+    s.add_argument('items', nargs='+', help="files to predict (images, audio, signals, clips); for a run trained on arrays, .npy files of one item or a batch")
     return p
 
 # %% ../nbs/46_cli.ipynb #ca16051b
@@ -215,8 +247,7 @@ def _write_plot(res, path:Path):
     fig.savefig(buf, dpi=110, format='png'); plt.close(fig)
     write_atomic(path, buf.getvalue())
 
-def _demo(a, recipes, out, argv) -> int:
-    moved = _set_aside(out, ['results.json', 'recall_vs_frequency.png', *recipes])
+def _demo(a, recipes, out, argv, moved) -> int:
     if moved: print(f"(an earlier run's {', '.join(moved)} in {out} renamed to *.previous)", file=sys.stderr)
     run = dict(command=' '.join(['lt-fastai', *argv]), arguments=vars(a) | dict(recipes=recipes), seed=a.seed,
                versions=run_versions(), started=datetime.now(timezone.utc).isoformat(timespec='seconds'))
@@ -235,7 +266,7 @@ def _demo(a, recipes, out, argv) -> int:
               "and says status 'interrupted'", file=sys.stderr)
         return 130
     except Exception as e:
-        res.update(status='failed', error=f"{type(e).__name__}: {e}"); save()
+        res.update(status='failed', error=f"{type(e).__name__}: {_one_line(e)}"); save()
         raise
     res.update(demo, status='complete', run=run, seconds=time.perf_counter() - t0,
                finished=datetime.now(timezone.utc).isoformat(timespec='seconds'))
@@ -249,23 +280,39 @@ def _demo(a, recipes, out, argv) -> int:
     return 0
 
 # %% ../nbs/46_cli.ipynb #32dcc603
+def _extras() -> dict:
+    "The extras of the installed lt_fastai and the distributions each installs, read from its metadata (so, from pyproject.toml)"
+    from importlib.metadata import requires, PackageNotFoundError
+    try: reqs = requires('lt_fastai') or []
+    except PackageNotFoundError: return {}
+    out = {}
+    for r in reqs:
+        m = re.search(r"""extra\s*==\s*['"]([\w-]+)['"]""", r)
+        if m and m.group(1) not in ('all', 'dev'): out.setdefault(m.group(1), []).append(re.split(r'[\s<>=!~;\[(]', r, maxsplit=1)[0])
+    return out
+
 def _list():
-    "Everything a config can name: recipes, modalities and their architectures, samplers, losses"
+    "Everything a config can name: recipes, modalities and their architectures, samplers, losses; and the extras to install"
     _quiet_imports()
     import timm
     from lt_fastai.data import SAMPLING_ALPHAS
     import lt_fastai.losses as losses
+    extras = _extras()
     print("recipes (recipe.name):")
     for n, r in RECIPES.items(): print(f"  {n:18s} {'multi-label ' if r.multilabel else ''}{r.doc}")
     print("modalities (data.modality) and architectures (model.arch):")
     for m in MODALITIES.values():
-        own = ', '.join(m.arch_names())
+        need = f" (extra lt_fastai[{m.name}]: {', '.join(extras[m.name])})" if m.name in extras else ''
+        try: own = ', '.join(m.arch_names())   # imports the modality: an extra may be missing
+        except ModuleNotFoundError as e:
+            print(f"  {m.name:8s} {m.items}: unavailable — {_one_line(e)}"); continue
         extra = f"any of timm's {len(timm.list_models())} architectures" if m.timm else ''
-        print(f"  {m.name:8s} {m.items}: {own}{', or ' + extra if own and extra else extra}")
+        print(f"  {m.name:8s} {m.items}: {own}{', or ' + extra if own and extra else extra}{need}")
     print(f"example data sets (data.dataset): {', '.join(__import__('lt_fastai.datasets', fromlist=['x']).EXAMPLE_DATASETS)}")
     print(f"samplers (data.sampler): {', '.join(SAMPLING_ALPHAS)}, oversample, or a number α (probability ∝ n_c^α)")
     names = [n for n in losses.__all__ if isinstance(getattr(losses, n), type) and n[0].isupper()]
     print(f"losses (through recipes or loss_func): {', '.join(names)}")
+    if extras: print("extras (pip install 'lt_fastai[NAME]'): " + ', '.join(f"{k} ({', '.join(v)})" for k, v in extras.items()))
     return 0
 
 def _compare(a) -> int:
@@ -308,43 +355,33 @@ def _run_command(a, cfg) -> int:
 
 # %% ../nbs/46_cli.ipynb #d07d05c2
 def _experiment_command(a) -> int:
-    "train, cv, tune, predict, compare and list: bad configs and arguments are one line and exit 2"
+    "train, cv, tune, predict, compare and list: every error is one line on stderr and an exit status of `EXIT_CODES`"
     if a.command == 'list': return _list()
     from lt_fastai.config import ConfigError, load_config   # light: a bad config is answered before PyTorch is imported
-    cmd, cfg = f"lt-fastai {a.command}", None
+    cmd = f"lt-fastai {a.command}"
     try:
+        cfg = None
         if a.command in ('train', 'cv', 'tune'):
             if a.threads < 1: raise ConfigError(f"--threads must be at least 1, got {a.threads}")
             if a.command == 'cv' and a.folds < 2: raise ConfigError(f"--folds must be at least 2, got {a.folds}")
             if a.command == 'tune' and a.trials < 1: raise ConfigError(f"--trials must be at least 1, got {a.trials}")
             cfg = load_config(a.config, a.overrides)
-    except ConfigError as e:
-        print(f"{cmd}: {e}", file=sys.stderr)
-        return 2
-    _quiet_imports()
-    try:
+        _quiet_imports()
         if a.command == 'compare': return _compare(a)
         if a.command == 'predict':
             from lt_fastai.experiment import predict_run
             print(predict_run(a.run, a.items).to_string(index=False))
             return 0
         return _run_command(a, cfg)
-    except (ConfigError, FileNotFoundError, FileExistsError) as e:
-        print(f"{cmd}: {e}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
-        print(f"\n{cmd}: interrupted; `lt-fastai train CONFIG --resume` continues from the last checkpoint", file=sys.stderr)
+        hint = "; `lt-fastai train CONFIG --resume` continues from the last checkpoint" if a.command == 'train' else ''
+        print(f"\n{cmd}: interrupted{hint}", file=sys.stderr)
         return 130
-    except (ValueError, TypeError) as e:        # found with the data
-        print(f"{cmd}: {e}", file=sys.stderr)
-        return 1
-    except ModuleNotFoundError as e:            # an optional dependency (`import_extra` names the extra to install)
-        print(f"{cmd}: {e}", file=sys.stderr)
-        return 1
+    except Exception as e: return _fail(cmd, e)
 
 # %% ../nbs/46_cli.ipynb #5be43570
 def main(argv=None) -> int:
-    "Entry point of the `lt-fastai` console script"
+    "Entry point of the `lt-fastai` console script: its exit status (`EXIT_CODES`); an error is one line on stderr"
     if argv is None: os.environ.setdefault('MPLBACKEND', 'Agg')   # the console script draws to files only
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
@@ -352,12 +389,14 @@ def main(argv=None) -> int:
         for n, r in RECIPES.items(): print(f"{n:18s} {'multi-label ' if r.multilabel else ''}{r.doc}")
         return 0
     if args.command in ('list', 'train', 'cv', 'tune', 'predict', 'compare'): return _experiment_command(args)
-    if args.command == 'init': return _init(Path(args.path))
-    try: recipes, out = _check_demo_args(args), _check_out(Path(args.out))
-    except ValueError as e:                      # a bad argument: one line, before anything is imported or trained
+    if args.command == 'init':
+        try: return _init(Path(args.path))
+        except Exception as e: return _fail('lt-fastai init', e)
+    try:                                         # a bad argument: one line, before anything is imported or trained
+        recipes, out = _check_demo_args(args), _check_out(Path(args.out))
+        moved = _set_aside(out, ['results.json', 'recall_vs_frequency.png', *recipes])   # (a folder not the demo's stops it)
+    except ValueError as e:
         print(f"lt-fastai demo: {e}", file=sys.stderr)
         return 2
-    try: return _demo(args, recipes, out, argv)
-    except (ValueError, TypeError) as e:         # found with the data (e.g. a batch larger than the training set)
-        print(f"lt-fastai demo: {e}", file=sys.stderr)
-        return 1
+    try: return _demo(args, recipes, out, argv, moved)
+    except Exception as e: return _fail('lt-fastai demo', e)   # found with the data (a batch larger than the training set) or in training

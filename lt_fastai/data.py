@@ -267,8 +267,46 @@ class WeightedTfmdDL(WeightedSampling, TfmdDL):
             yield b
 
 # %% ../nbs/01_data.ipynb #aac8a957
+def _ragged(a, name):
+    "The error for nested sequences that make no array: the first axis along which their lengths differ, and where"
+    seq = lambda o: isinstance(o, (list, tuple)) or (isinstance(o, (np.ndarray, torch.Tensor)) and o.ndim > 0)
+    at = lambda p: 'x' + ''.join(f'[{i}]' for i in p)
+    level = [((), a)]
+    while True:
+        seqs = [(p, o) for p, o in level if seq(o)]
+        if not seqs: break
+        axis = len(seqs[0][0])
+        if len(seqs) < len(level):
+            p = next(p for p, o in level if not seq(o))
+            return ValueError(f"{name} are ragged along axis {axis}: {at(p)} is a single value where {at(seqs[0][0])} "
+                              f"has {len(seqs[0][1])} entries; give items of one shape")
+        n = [len(o) for _, o in seqs]
+        j = next((j for j, k in enumerate(n) if k != n[0]), None)
+        if j is not None:
+            return ValueError(f"{name} are ragged along axis {axis}: {at(seqs[0][0])} has {n[0]} entries but "
+                              f"{at(seqs[j][0])} has {n[j]}; give items of one shape (pad or crop them)")
+        level = [(p + (i,), o[i]) for p, o in seqs for i in range(len(o))]
+    kinds = sorted({type(o).__name__ for _, o in level})
+    return TypeError(f"{name} hold values that are not numbers ({', '.join(kinds)})")
+
+def _as_array(a, name):
+    "`a` as one numeric array: nested lists (or an object array) of one shape stacked, as `np.asarray` does; ragged ones refused naming the axis"
+    if hasattr(a, 'to_numpy'): a = a.to_numpy()        # pandas
+    if isinstance(a, np.ndarray) and a.dtype == object: a = a.tolist()
+    if not isinstance(a, np.ndarray):
+        try: arr = np.asarray(a)
+        except ValueError: arr = None                 # numpy refuses ragged nested lists
+        if arr is None or arr.dtype == object: raise _ragged(a, name)
+        a = arr
+    if a.dtype.kind not in 'biufc': raise TypeError(f"{name} hold {'strings' if a.dtype.kind in 'SU' else a.dtype}, not numbers")
+    return a
+
 def _as_tensor(a, name):
-    t = a if isinstance(a, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(to_numpy(a)))
+    if isinstance(a, torch.Tensor): t = a
+    elif isinstance(a, (list, tuple)) and a and all(isinstance(o, torch.Tensor) for o in a):
+        try: t = torch.stack(list(a))
+        except RuntimeError: raise _ragged(a, name) from None
+    else: t = torch.from_numpy(np.ascontiguousarray(_as_array(a, name)))
     if t.dtype == torch.float64: t = t.float()     # numpy's default float: models and fastai work in float32
     if t.is_floating_point() and not torch.isfinite(t).all():
         bad = (~torch.isfinite(t.reshape(len(t), -1))).any(1).nonzero().flatten()
@@ -360,7 +398,8 @@ class InMemoryDL(WeightedSampling, DataLoader):
                                  f"{tuple(ref.shape[1:])}")
             if len(x) != len(xs[0]): raise ValueError(f"test input {i} has {len(x)} items, input 0 has {len(xs[0])}")
         if len(cols) > self.n_inp:
-            y = torch.from_numpy(encode_labels(cols[-1], vocab=self._vocab, n_classes=self.c if self._vocab is None else None))
+            ys = _label_column(cols[-1], one_label=self.dataset.tensors[-1].ndim >= 2)   # an (N, 1) column of class labels
+            y = torch.from_numpy(encode_labels(ys, vocab=self._vocab, n_classes=self.c if self._vocab is None else None))
             xs.append(y.float() if y.ndim >= 2 else y)
         return TensorItems(*xs)
 
@@ -871,6 +910,7 @@ class LTDataLoaders(DataLoaders):
     _hidden_args = ()     # more arguments of the builder that the constructors set themselves
     _extensions = None    # suffixes of the files `from_folder` takes as items (None: any file)
     _x_rank, _x_what, _x_dims = None, 'items', ()   # one item of `from_arrays`: its rank, its name, its axes
+    _channel_axis, _layout_ndims = None, ()   # image-like items (`_layout`): the batch axis of their channels, and the batch ranks that have one
 
     def __init_subclass__(cls, **kwargs):
         "Give a modality's constructors its own arguments in their signatures (those of its builder and array transforms)"
@@ -900,7 +940,8 @@ def _file_kwargs(cls:LTDataLoaders, files:list, db_kw:dict, check=True, skip:boo
     "What the files say about how to read them — more arguments for the builder — checking them first as deep as `check` asks (`check_depth`); with `skip`, the positions of bad files under '_bad'"
     return {}
 
-def _checked(cls, files, db_kw, check_files, bad_files):
+@patch(cls_method=True)
+def _checked(cls:LTDataLoaders, files, db_kw, check_files, bad_files):
     "The modality's file check before anything is built: (more builder arguments, the files left out, a boolean mask of those kept)"
     if bad_files not in ('raise', 'skip'): raise ValueError(f"bad_files must be 'raise' or 'skip', got {bad_files!r}")
     kw = dict(cls._file_kwargs(files, db_kw, check_files, skip=bad_files == 'skip'))
@@ -923,6 +964,42 @@ def _split_kwargs(cls:LTDataLoaders, kwargs:dict) -> tuple:
     db_kw = {k: kwargs.pop(k) for k in list(kwargs) if k in names}
     check_loader_kwargs(kwargs, known=names)
     return db_kw, kwargs
+
+# %% ../nbs/01_data.ipynb #9ecb1244
+def _unseen_error(names, keep:str='`vocab`'):
+    "The error for classes found only in validation: fastai would fail on the first validation batch, deep in its `Categorize`"
+    return ValueError(f"class(es) {list(names)[:10]} occur in the validation labels but never in training: the model could not "
+                      f"learn them; drop those items, or pass {keep} to keep such a class on purpose")
+
+class _FixedSplit:
+    "Picklable splitter returning the splits computed once (a random splitter would draw again when called twice)"
+    def __init__(self, splits): self.splits = [[int(i) for i in s] for s in splits]
+    def __call__(self, items): return self.splits
+
+def _split_checked(splitter, items, labels, vocab) -> _FixedSplit:
+    "`splitter` of `items`, called once, after checking that every class of the validation `labels` (single-label) occurs in training unless `vocab` says which classes there are"
+    splits = splitter(items)
+    if labels is not None and vocab is None:
+        labels = list(labels)
+        unseen = {labels[i] for i in splits[1]} - {labels[i] for i in splits[0]}
+        if unseen: raise _unseen_error(sorted(unseen, key=str))
+    return _FixedSplit(splits)
+
+def _class_folders(root:Path, files, what:str):
+    "Say which sub-folders of `root` (class folders) hold none of the items: no class is made of them"
+    have = {Path(f).relative_to(root).parts[0] for f in files}
+    # fastai's `Learner` saves its weights in `path/models`: that folder is no class
+    empty = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith('.') and d.name != 'models' and d.name not in have)
+    if empty: warnings.warn(f"{root}: sub-folder(s) {empty} hold no {what}, so no class is made of them; put the {what} of "
+                            "each class in its folder, or remove the empty ones")
+
+def _lost_classes(before, after, vocab, what:str):
+    "Say which classes `bad_files='skip'` emptied: every one of their training items was bad"
+    lost = sorted(set(before) - set(after), key=str)
+    if not lost: return
+    how = ("they stay in `vocab` without a training item" if vocab is not None
+           else "the loaders have no such class (`vocab=` keeps a class without training items)")
+    warnings.warn(f"class(es) {lost[:10]}: all their training {what} are bad and were left out (bad_files='skip'), so {how}")
 
 # %% ../nbs/01_data.ipynb #573a9950
 @patch(cls_method=True)
@@ -952,9 +1029,11 @@ def from_folder(cls:LTDataLoaders,
         loose = [f for f in files if f.parent == path]
         if loose: raise ValueError(f"{path}: {len(loose)} of the {what} lie directly in the folder (e.g. {loose[0].name}): "
                                    f"put them in one sub-folder per class")
-        more, skipped, keep = _checked(cls, files, db_kw, check_files, bad_files)
-        files = [f for f, k in zip(files, keep) if k]
+        _class_folders(path, files, what)
+        more, skipped, keep = cls._checked(files, db_kw, check_files, bad_files)
+        files, before = [f for f, k in zip(files, keep) if k], [parent_label(f) for f in files]
         labels = [parent_label(f) for f in files]
+        _lost_classes(before, labels, vocab, what)
         check_classes(labels, str(path), what)
         splitter = ifnone(splitter, StratifiedSplitter(valid_pct=valid_pct, seed=seed, labels=labels))
     else:
@@ -963,13 +1042,17 @@ def from_folder(cls:LTDataLoaders,
             fs = cls._get_files(path / sub) if (path / sub).is_dir() else []
             if not fs: raise ValueError(f"no {what} under {path / sub}: put the {what} in {path / train} and {path / valid} "
                                         "(one sub-folder per class), or split them with `valid_pct=`")
+            _class_folders(path / sub, fs, what)
             files += fs
         check_classes([parent_label(f) for f in files if f.parent.parent.name == train], str(path / train), what)
         if splitter is not None: raise ValueError("give `train`/`valid` sub-folders or a `splitter`, not both")
         splitter = GrandparentSplitter(train_name=train, valid_name=valid)
-        more, skipped, keep = _checked(cls, files, db_kw, check_files, bad_files)
+        more, skipped, keep = cls._checked(files, db_kw, check_files, bad_files)
+        trained = lambda fs: [parent_label(f) for f in fs if f.parent.parent.name == train]
+        _lost_classes(trained(files), trained(f for f, k in zip(files, keep) if k), vocab, what)
         files = [f for f, k in zip(files, keep) if k]
     db_kw.update(more)
+    splitter = _split_checked(splitter, files, [parent_label(f) for f in files], vocab)   # no class of validation alone
     dblock = cls._datablock(get_y=parent_label, splitter=splitter, vocab=vocab, **db_kw)
     dls = cls.from_dblock(dblock, files, sampler=sampler, bs=bs, path=path, **dl_kw)
     dls.bad_files = [str(f) for f in skipped]
@@ -1009,7 +1092,7 @@ def from_df(cls:LTDataLoaders,
     root = Path(path) if folder is None else Path(path) / folder
     get_x = cls._x_getter(fcol, root, suffix, db_kw)     # a row, or a bare file name (`test_dl`, `predict`)
     xs = [get_x(r) for _, r in df.iterrows()]
-    more, skipped, keep = _checked(cls, xs, db_kw, check_files, bad_files)
+    more, skipped, keep = cls._checked(xs, db_kw, check_files, bad_files)
     skipped = [str(o) for o in skipped]
     if skipped: df = df[keep].reset_index(drop=True)
     y, get_y, multi, encoded, auto_vocab = df_labels(df, label_col, label_delim)
@@ -1022,6 +1105,7 @@ def from_df(cls:LTDataLoaders,
     elif splitter is None:
         check_split_args(valid_pct, seed)
         splitter = (MultilabelSplitter if multi else StratifiedSplitter)(valid_pct=valid_pct, seed=seed, labels=y)
+    splitter = _split_checked(splitter, df, None if multi else y, vocab)   # no class of validation alone
     db_kw.update(more)
     dblock = cls._datablock(get_x=get_x, get_y=get_y, splitter=splitter, multilabel=multi, encoded=encoded,
                             vocab=ifnone(vocab, auto_vocab), cat_names=cat_names, cont_names=cont_names, **db_kw)
@@ -1037,6 +1121,64 @@ def _same_length(x, y, split, what):
         if n_y is not None and len(a) != n_y:
             name = what if i == 0 else f"input {i}"
             raise ValueError(f"{(split + ' ') if split else ''}{name}: {len(a)} items but {n_y} labels; give one label per item")
+
+def _label_column(y, one_label:bool=False):
+    "Labels, an (N, 1) array read as the column of class labels it is; kept as one multi-hot column only when `one_label`"
+    if y is None or one_label or not hasattr(y, 'shape') or len(y.shape) != 2 or y.shape[1] != 1: return y
+    return to_numpy(y).reshape(-1)
+
+# %% ../nbs/01_data.ipynb #becee73b
+@patch(cls_method=True)
+def _pixels(cls:LTDataLoaders, x, where) -> torch.Tensor:
+    "Integer images as uint8, which the modalities scale from 0-255 to [0, 1]: another integer type is taken when its values lie in 0-255; booleans and unsigned types of 16 bits or more are refused"
+    if x.is_floating_point() or x.dtype == torch.uint8: return x
+    if x.dtype == torch.bool or x.is_complex(): raise TypeError(f"{where}: images of {x.dtype} values; give uint8 (0-255) or float images")
+    if x.dtype in (torch.uint16, torch.uint32, torch.uint64):
+        raise TypeError(f"{where}: {x.dtype} images have 16 or more bits per value, which are not rescaled (12-bit and 16-bit "
+                        "data look alike): scale them to floats in [0, 1] yourself")
+    lo, hi = (int(x.min()), int(x.max())) if x.numel() else (0, 0)
+    if lo < 0 or hi > 255:
+        v = lo if lo < 0 else hi
+        i = int((x == v).reshape(len(x), -1).any(1).nonzero()[0])
+        raise ValueError(f"{where}: integer images are read as 8-bit pixels (0-255, scaled to [0, 1] as uint8 images are), but "
+                         f"item {i} holds {v}; give uint8 images, or floats you have scaled")
+    return x.to(torch.uint8)
+
+_CHANNELS = (1, 3, 4)   # grey, RGB, RGBA: the usual channels of an image
+
+def _channels_fit(c, space):
+    "How well an axis of `c` fits as the channels of items whose other axes are `space`: 2 smaller than each, 1 a usual number of channels, 0 neither"
+    return 2 if c < min(space) else 1 if c in _CHANNELS else 0
+
+@patch(cls_method=True)
+def _layout(cls:LTDataLoaders, x, where, channels_last=None) -> tuple:
+    "Image-like inputs `x` (a batch) with their channels on the modality's axis, and whether they came channels-last: as `channels_last` declares, or read from the shape where one layout fits better; an ambiguous shape is refused"
+    if channels_last not in (None, True, False):
+        raise TypeError(f"channels_last must be None (read from the shape), True or False, got {channels_last!r}")
+    a = cls._channel_axis
+    if a is None:
+        if channels_last is not None: raise TypeError(f"channels_last= is for images, spectrograms and clips: {cls._x_what} have no such layout")
+        return x, None
+    if x.ndim not in cls._layout_ndims: return x, channels_last   # no channel axis here (the modality's check says more)
+    s = tuple(x.shape)
+    if channels_last is None:
+        first, last = _channels_fit(s[a], s[a + 1:]), _channels_fit(s[-1], s[a:-1])
+        if first == last:
+            raise ValueError(f"{where}: cannot tell where the channels of {cls._x_what} of shape {s} are (axis {a}, {s[a]}, or the "
+                             f"last axis, {s[-1]}): pass channels_last=False for channels on axis {a}, or channels_last=True for "
+                             "channels last (as PIL, OpenCV and Keras store images)")
+        channels_last = last > first
+        if channels_last:
+            warnings.warn(f"{where}: {cls._x_what} of shape {s} read as channels-last ({s[-1]} channels) and moved to "
+                          f"{tuple(x.movedim(-1, a).shape)}; pass channels_last=True to say so, or False if axis {a} holds the channels")
+    return (x.movedim(-1, a).contiguous() if channels_last else x), channels_last
+
+@patch(cls_method=True)
+def _like(cls:LTDataLoaders, x, item_shape) -> torch.Tensor:
+    "New inputs in the layout of the loaders' items (`test_dl`): moved from channels-last when that gives `item_shape`"
+    if cls._channel_axis is None or x.ndim not in cls._layout_ndims or tuple(x.shape[1:]) == tuple(item_shape): return x
+    m = x.movedim(-1, cls._channel_axis)
+    return m.contiguous() if tuple(m.shape[1:]) == tuple(item_shape) else x
 
 # %% ../nbs/01_data.ipynb #9e19caa2
 @patch(cls_method=True)
@@ -1066,18 +1208,22 @@ def from_arrays(cls:LTDataLoaders,
                 bs:int=64,            # batch size
                 batch_tfms=None,      # batch transforms, after the modality's own
                 device=None,          # where batches go (default: the GPU if there is one)
+                channels_last:bool=None, # images, spectrograms, clips: channels on the last axis (True), not (False), or None: read from the shape
                 **kwargs              # the modality's own arguments, and `in_memory_dls`'s (val_bs, wgts, epoch_len...)
                ):
     "Loaders over in-memory arrays, each batch built by one indexing operation (`InMemoryDL`)"
     tfm_kw = {k: kwargs.pop(k) for k in list(kwargs) if k != 'x' and k in inspect.signature(cls._array_tfms).parameters}
     check_loader_kwargs(kwargs, known=[*inspect.signature(cls.from_arrays).parameters, *inspect.signature(cls._array_tfms).parameters,
                                        *inspect.signature(in_memory_dls).parameters])
-    def _xs(x, where):
+    def _xs(x, where, cl):
         xs = list(x) if isinstance(x, tuple) else [x]
-        xs[0] = cls._check_x(_as_tensor(xs[0], where), where)
-        return tuple(xs) if isinstance(x, tuple) else xs[0]
-    x = _xs(x, 'training inputs' if x_valid is not None else 'inputs')
+        t, cl = cls._layout(_as_tensor(xs[0], where), where, cl)
+        xs[0] = cls._check_x(t, where)
+        return (tuple(xs) if isinstance(x, tuple) else xs[0]), cl
+    x, channels_last = _xs(x, 'training inputs' if x_valid is not None else 'inputs', channels_last)
     if (x_valid is None) != (y_valid is None): raise ValueError("give both x_valid and y_valid, or neither")
+    one = (vocab is not None and len(vocab) == 1) or n_classes == 1   # one label, present or not: a multi-hot column
+    y, y_valid = _label_column(y, one), _label_column(y_valid, one)
     _same_length(x, y, 'training' if x_valid is not None else '', cls._x_what)
     if x_valid is not None: _same_length(x_valid, y_valid, 'validation', cls._x_what)
     if x_valid is None:
@@ -1090,7 +1236,7 @@ def from_arrays(cls:LTDataLoaders,
         take = lambda a, i: tuple(o[i] for o in a) if isinstance(a, tuple) else a[i]
         ya = to_numpy(y)
         x, x_valid, y, y_valid = take(x, trn), take(x, val), ya[trn], ya[val]
-    else: x_valid = _xs(x_valid, 'validation inputs')
+    else: x_valid = _xs(x_valid, 'validation inputs', channels_last)[0]
     tfms = cls._array_tfms(x[0] if isinstance(x, tuple) else x, **tfm_kw) + list(L(batch_tfms))
     return in_memory_dls(x, y, x_valid, y_valid, bs=bs, sampler=sampler, vocab=vocab, n_classes=n_classes,
                          device=device, after_batch=tfms or None, dls_type=cls, **kwargs)
@@ -1143,8 +1289,10 @@ def test_dl(self:LTDataLoaders,
     if isinstance(self.valid, InMemoryDL) and not isinstance(test_items, TensorDataset):
         if metadata is not None: raise TypeError("metadata= is for loaders built from a DataFrame; give in-memory inputs as a tuple")
         # new arrays get the modality's own checks and types (e.g. waveforms become `TensorAudio`), as in `from_arrays`
-        cols = _stack_items(test_items, self.valid.n_inp)
-        return DataLoaders.test_dl(self, (type(self)._check_x(_as_tensor(cols[0], 'test input 0'), 'test items'), *cols[1:]),
+        # in the layout `from_arrays` was told or read: channels-last items are moved as the training items were
+        cols, cls = _stack_items(test_items, self.valid.n_inp), type(self)
+        x = cls._like(_as_tensor(cols[0], 'test input 0'), self.valid.dataset.tensors[0].shape[1:])
+        return DataLoaders.test_dl(self, (cls._check_x(x, 'test items'), *cols[1:]),
                                    rm_type_tfms=rm_type_tfms, with_labels=with_labels, **kwargs)
     if metadata is not None: test_items = _with_metadata(self, test_items, metadata)
     items = list(test_items) if isinstance(test_items, (list, tuple, L)) else test_items
@@ -1232,6 +1380,8 @@ def in_memory_dls(x_train,            # training inputs: an array/tensor, or a t
     "`DataLoaders` of two `InMemoryDL`s, training shuffled (and weighted by `sampler`/`wgts`), validation in order"
     if not isinstance(bs, (int, np.integer)) or bs < 1: raise ValueError(f"bs must be a positive int, got {bs!r}")
     check_loader_kwargs(kwargs, known=inspect.signature(in_memory_dls).parameters)   # a misspelt keyword (`shufle=`) is refused
+    one = (vocab is not None and len(vocab) == 1) or n_classes == 1   # one label, present or not: a multi-hot column
+    y_train, y_valid = _label_column(y_train, one), _label_column(y_valid, one)   # (N, 1) columns of class labels
     vocab_given, vocab = vocab, ifnone(vocab, _joint_vocab(y_train, y_valid))
     n = _n_classes_of((y_train, y_valid), n_classes, vocab)
     def _ds(x, y, split):
@@ -1249,8 +1399,7 @@ def in_memory_dls(x_train,            # training inputs: an array/tensor, or a t
         unseen = sorted(set(val.tensors[-1].tolist()) - set(trn.tensors[-1].tolist()))
         if unseen:
             names = [vocab[i] for i in unseen] if vocab is not None else unseen
-            raise ValueError(f"class(es) {names[:10]} occur in the validation labels but never in training: the model could "
-                             "not learn them; drop those items, or pass `vocab` or `n_classes` to keep such a class on purpose")
+            raise _unseen_error(names, '`vocab` or `n_classes`')
     for i, (a, b) in enumerate(zip(trn.tensors[:-1], val.tensors[:-1])):
         if a.shape[1:] != b.shape[1:]:
             raise ValueError(f"input {i}: training items have shape {tuple(a.shape[1:])}, validation items {tuple(b.shape[1:])}")

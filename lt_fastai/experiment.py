@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 from fastcore.foundation import L
-from fastai.callback.core import Callback
+from fastai.callback.core import Callback, CancelEpochException
 from fastai.learner import load_learner
 from fastai.torch_core import set_seed
 from .core import import_extra
@@ -75,52 +75,104 @@ def build_learner(cfg:RunConfig,  # the run's config
 
 # %% ../nbs/41_experiment.ipynb #44f6dd96
 def _rng_state(dls) -> dict:
-    "The global random states, and those of the loaders (fastai's loaders shuffle with a `random.Random` of their own)"
+    "The global random states (CUDA's too), and those of the loaders (fastai's loaders shuffle with a `random.Random` of their own)"
     return dict(torch=torch.get_rng_state(), numpy=np.random.get_state(), python=random.getstate(),
+                cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
                 loaders=[dl.rng.getstate() if hasattr(dl, 'rng') else None for dl in dls.loaders])
 
 def _set_rng_state(s:dict, dls):
     torch.set_rng_state(s['torch']); np.random.set_state(s['numpy']); random.setstate(s['python'])
+    if s['cuda'] is not None and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s['cuda'])
     for dl, st in zip(dls.loaders, s['loaders']):
         if st is not None: dl.rng.setstate(st)
 
+def _dumps(o) -> bytes: buf = io.BytesIO(); torch.save(o, buf); return buf.getvalue()
+
+class _SkipTrained(Callback):
+    "Skip the epochs a resumed run trained before its interruption, before any callback starts the epoch's training (none is left half-way)"
+    order = -20
+    def __init__(self, ck): self.ck = ck
+    def before_train(self):
+        r = self.ck.resume
+        if r is not None and self.ck.phase == r['phase'] and self.epoch < r['epoch']:
+            self.ck.skipped = True
+            raise CancelEpochException
+
+# %% ../nbs/41_experiment.ipynb #4349e619
 class RunCheckpoint(Callback):
-    "Save model, optimiser, epoch, history and random states after every epoch of the main fit; resume from them"
-    order = 75   # after the Recorder has its epoch's values, and after fastai's `SkipToEpoch` (70)
-    def __init__(self, path, resume:dict=None): self.path, self.resume, self.main_done = Path(path), resume, False
-    # only the epochs the main fit trains: not the recipe's later stages (their optimiser and epoch count are theirs),
-    # and not the epoch events that fastai's `get_preds` sends while evaluating
-    def before_fit(self): self.trained = False
+    "Checkpoint a run wherever it can resume — after every training epoch, and where each stage of the recipe starts — and resume from one"
+    order = 75   # after the Recorder has the epoch's values
+    def __init__(self, path, resume:dict=None):
+        self.path, self.resume, self.phase, self.phase_name, self.start = Path(path), resume, 0, 'fit', None
+        self.histories = dict(resume['histories']) if resume is not None else {}   # phase -> one row per trained epoch
+        self.trained, self.skipped, self.skipper = False, False, _SkipTrained(self)
+
+    def before_lt_phase(self, i, name):
+        "`fit_lt` starts phase `i` (0: the main fit): True if it was done before the interruption (skipped), else a point to resume from"
+        r, l = self.resume, self.learn
+        self.histories.setdefault(i, [])
+        if r is not None and i == 0: l.lt_stages = list(r['stages'])    # the records of the stages done before
+        if r is not None and i < r['phase']: return True
+        if r is not None and i > r['phase']: raise RuntimeError(f"the checkpoint {self.path} was never reached: the run cannot resume exactly")
+        self.phase, self.phase_name = i, name
+        if r is not None:                       # the phase the run was interrupted in
+            self.start = r['start']
+            if i: self._put_back(torch.load(io.BytesIO(self.start), weights_only=False))
+            if r['epoch'] == 0: _set_rng_state(r['rng'], l.dls); self.resume = None
+        elif i:                                 # a stage starts: the model and optimiser as it finds them, kept whole
+            self.start = _dumps(dict(model=l.model, opt=None if l.opt is None else l.opt.state_dict()))
+            self._save(0)
+        return False
+
+    def _put_back(self, s):
+        "The model object (a stage may have replaced its classifier) and the optimiser a stage started with"
+        l = self.learn
+        l.model = s['model']
+        if s['opt'] is None: l.opt = None
+        else: l.create_opt(); l.opt.load_state_dict(s['opt'])
+
+    def before_fit(self):                        # (its partner skips the epochs trained before the interruption)
+        if self.skipper not in self.learn.cbs: self.learn.add_cb(self.skipper)
     def after_train(self): self.trained = True
-    def after_fit(self): self.main_done = self.main_done or self.trained
-    def before_epoch(self):
-        if self.resume is not None and self.epoch == self.resume['epoch']:
-            _set_rng_state(self.resume['rng'], self.learn.dls)   # the draws an uninterrupted run would make from here on
-            sl = self.learn.recorder.smooth_loss                 # and the running average the training loss reports
-            sl.count, sl.val = self.resume['smooth_loss']
     def after_epoch(self):
-        if self.main_done or not self.trained: return
-        start = self.resume['epoch'] if self.resume is not None else 0
-        history = (self.resume['history'] if self.resume is not None else []) + \
-                  [list(map(float, v)) for v in self.learn.recorder.values[start:]]
-        sl = self.learn.recorder.smooth_loss
-        buf = io.BytesIO()
-        torch.save(dict(model=self.learn.model.state_dict(), opt=self.learn.opt.state_dict(), epoch=self.epoch + 1,
-                        history=history, rng=_rng_state(self.learn.dls), smooth_loss=(sl.count, sl.val)), buf)
-        write_atomic(self.path, buf.getvalue())
+        if self.skipped:                        # the end of the last skipped epoch is the moment the checkpoint was written
+            self.skipped, r, l = False, self.resume, self.learn
+            if self.epoch + 1 == r['epoch']:
+                l.model.load_state_dict(r['model']); l.opt.load_state_dict(r['opt'])
+                sl = l.recorder.smooth_loss
+                sl.count, sl.val = r['smooth_loss']
+                for cb, st in zip(self._kept(), r['cbs']): cb.load_lt_state(st)
+                _set_rng_state(r['rng'], l.dls); self.resume = None
+            return
+        if not self.trained: return             # the epoch events of `get_preds`
+        self.trained = False
+        self.histories[self.phase].append(list(map(float, self.learn.recorder.values[-1])))
+        self._save(self.epoch + 1)
+
+    def _kept(self): return [cb for cb in self.learn.cbs.sorted('order') if callable(getattr(cb, 'lt_state', None))]   # (e.g. an average)
+    def _save(self, epoch):
+        l = self.learn
+        d = dict(phase=self.phase, name=self.phase_name, epoch=epoch, start=self.start, histories=self.histories,
+                 stages=list(l.lt_stages), rng=_rng_state(l.dls))
+        if epoch: d.update(model=l.model.state_dict(), opt=l.opt.state_dict(), cbs=[cb.lt_state() for cb in self._kept()],
+                           smooth_loss=(l.recorder.smooth_loss.count, l.recorder.smooth_loss.val))
+        write_atomic(self.path, _dumps(d))
 
 # %% ../nbs/41_experiment.ipynb #6d969a44
 class RunLog(Callback):
-    "One line per training epoch in the run's log file (`get_preds`, which also ends with an 'epoch' event, writes none)"
+    "One line per training epoch in the run's log file, a stage's epochs after a line naming it (`get_preds`, which also ends with an 'epoch' event, writes none)"
     order = 76
-    def __init__(self, path): self.path, self._trained = Path(path), False
+    def __init__(self, path): self.path, self._trained, self._head = Path(path), False, ''
+    def before_lt_phase(self, i, name): self._head = f"stage {name}\n" if i else ''
     def after_train(self): self._trained = True
     def after_epoch(self):
         if not self._trained: return
         self._trained = False
         names = self.learn.recorder.metric_names[1:-1]
         vals = ' '.join(f"{n}={v:.4f}" for n, v in zip(names, self.learn.recorder.values[-1]))
-        with open(self.path, 'a') as f: f.write(f"epoch {self.epoch + 1}/{self.n_epoch} {vals}\n")
+        head = self._head if self.epoch == 0 else ''   # (a stage resumed part-way has its line already)
+        with open(self.path, 'a') as f: f.write(f"{head}epoch {self.epoch + 1}/{self.n_epoch} {vals}\n")
+        self._head = ''
 
 # %% ../nbs/41_experiment.ipynb #48d71732
 def _evaluate(learn, cfg, dl):
@@ -152,6 +204,19 @@ def _run_folder(out, resume:bool=False) -> Path:
                               "a run never writes into a folder it did not make; choose a new folder")
     return out
 
+def _flat(d:dict, pre='') -> dict:
+    "A nested dict as {'a.b': value}"
+    return {k2: v2 for k, v in d.items()
+            for k2, v2 in (_flat(v, f"{pre}{k}.").items() if isinstance(v, dict) and v else [(f"{pre}{k}", v)])}
+
+def _check_same_config(saved:Path, cfg:RunConfig):
+    "A run resumes (or answers for a finished one) with the config it ran: another is refused, naming what differs"
+    old, new = _flat(load_config(saved).model_dump()), _flat(cfg.model_dump())
+    diff = [f"{k} is {old.get(k)!r} there, {new.get(k)!r} here" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+    if diff: raise ConfigError(f"{saved} differs from the config given ({'; '.join(diff[:3])}{'; ...' if len(diff) > 3 else ''}): "
+                               "resume with the config the run was started with, or start a new run in another folder")
+
+# %% ../nbs/41_experiment.ipynb #48a8ef43
 def run_experiment(config,                 # a YAML file, a dict or a `RunConfig`
                    out,                    # the run folder to write
                    overrides=None,         # `key=value` overrides of the config
@@ -167,12 +232,16 @@ def run_experiment(config,                 # a YAML file, a dict or a `RunConfig
     ckpt = work / 'checkpoint.pth'
     state = None
     if resume:
-        if (out / 'metrics.json').exists(): return json.loads((out / 'metrics.json').read_text())   # already finished
-        if not ckpt.exists(): raise FileNotFoundError(f"nothing to resume: {ckpt} does not exist")
-        old = load_config(work / 'config.yaml')
-        if old.model_dump() != cfg.model_dump():
-            raise ConfigError(f"{work / 'config.yaml'} differs from the config given: resume with the same config")
+        if (out / 'metrics.json').exists():      # finished: its numbers, if it is the run asked for
+            _check_same_config(out / 'config.yaml', cfg)
+            return json.loads((out / 'metrics.json').read_text())
+        if not ckpt.exists():
+            raise FileNotFoundError(f"nothing to resume: {ckpt} does not exist" + (" (recipe 'auto' keeps no checkpoint: its "
+                                    "rounds train fresh learners; run it again)" if cfg.recipe.name == 'auto' else ''))
+        _check_same_config(work / 'config.yaml', cfg)
         state = torch.load(ckpt, weights_only=False)
+        if 'phase' not in state: raise ValueError(f"{ckpt} was written by an earlier lt_fastai, whose checkpoints cannot resume "
+                                                  "a recipe's stages exactly: start the run again in a new folder")
     elif work.exists():
         if not (work / 'config.yaml').exists():   # not an unfinished run of lt_fastai: someone else's folder
             raise FileExistsError(f"{work} exists and is not an unfinished run (no config.yaml): move it, or choose another folder")
@@ -184,6 +253,13 @@ def run_experiment(config,                 # a YAML file, a dict or a `RunConfig
         raise
 
 # %% ../nbs/41_experiment.ipynb #bc880e79
+def _histories(ck, learn):
+    "The main fit's history and the stages' records, each with its own history: one row of named values per trained epoch"
+    names = learn.recorder.metric_names[1:-1]
+    rows = lambda i: [dict(zip(names, v)) for v in (ck.histories.get(i, []) if ck is not None else [])]
+    phases = sorted(i for i in (ck.histories if ck is not None else {}) if i)   # the stages `fit_lt` ran, in order
+    return rows(0), [dict(rec, history=rows(phases[j]) if j < len(phases) else []) for j, rec in enumerate(learn.lt_stages)]
+
 def _run(cfg, out, work, ckpt, state, splitter, cbs, quiet):
     save_config(cfg, work / 'config.yaml')
     write_atomic(work / 'versions.json', json.dumps(run_versions(), indent=1).encode())
@@ -191,35 +267,35 @@ def _run(cfg, out, work, ckpt, state, splitter, cbs, quiet):
     dls = build_dls(cfg, splitter)
     if getattr(dls, 'bad_files', None):   # left out with data.kwargs.bad_files: skip; the run says which
         write_atomic(work / 'bad_files.txt', ('\n'.join(dls.bad_files) + '\n').encode())
-    learn = build_learner(cfg, dls, cbs=[RunCheckpoint(ckpt, state), RunLog(work / 'log.txt'), *L(cbs)])
-    start = 0
+    learn = build_learner(cfg, dls, cbs=[RunLog(work / 'log.txt'), *L(cbs)])
+    ck = None    # recipe 'auto' trains fresh learners round after round: there is no one fit to checkpoint
+    if learn.recipe.auto is None: learn.add_cb(ck := RunCheckpoint(ckpt, state))
     if state is not None:
-        learn.model.load_state_dict(state['model'])
-        learn.create_opt(); learn.opt.load_state_dict(state['opt'])
-        start = state['epoch']
-        with open(work / 'log.txt', 'a') as f: f.write(f"resumed after epoch {start}\n")
+        where = 'the main fit' if state['phase'] == 0 else f"stage {state['name']}"
+        with open(work / 'log.txt', 'a') as f:
+            f.write(f"resumed after epoch {state['epoch']} of {where}\n" if state['epoch'] else f"resumed where {where} starts\n")
     t0 = time.perf_counter()
     ctx = learn.no_bar() if quiet else contextlib.nullcontext()
     with ctx, (learn.no_logging() if quiet else contextlib.nullcontext()):
         sc = cfg.schedule
         lr = slice(sc.lr * sc.backbone_lr_mult, sc.lr) if sc.backbone_lr_mult < 1 and sc.unfreeze_epoch is None else sc.lr
-        learn.fit_lt(sc.epochs, lr, stage_epochs=sc.stage_epochs, schedule=sc.name, warmup=sc.warmup,
-                     **({'start_epoch': start} if start else {}))
-    history = (state['history'] if state else []) + [list(map(float, v)) for v in learn.recorder.values[start:]]
-    names = learn.recorder.metric_names[1:-1]
+        learn.fit_lt(sc.epochs, lr, stage_epochs=sc.stage_epochs, schedule=sc.name, warmup=sc.warmup)
+    if ck is not None and ck.resume is not None: raise RuntimeError(f"the checkpoint {ckpt} was never reached: the run cannot resume exactly")
+    history, stages = _histories(ck, learn)
     with learn.no_bar():
         valid, report = _evaluate(learn, cfg, learn.dls.valid)
         test = None
         if getattr(dls, 'lt_test', None) is not None:
             test, report = _evaluate(learn, cfg, learn.dls.test_dl(dls.lt_test))
-    res = dict(config=cfg.model_dump(), seed=cfg.seed, seconds=time.perf_counter() - t0, resumed_at=start or None,
-               valid=valid, test=test, history=[dict(zip(names, h)) for h in history], stages=learn.lt_stages,
+    res = dict(config=cfg.model_dump(), seed=cfg.seed, seconds=time.perf_counter() - t0, valid=valid, test=test,
+               resumed_at=dict(phase=state['name'], epoch=state['epoch']) if state is not None else None,
+               history=history, stages=stages,
                fit=getattr(learn, 'lt_fit', None), auto=getattr(learn, 'lt_auto', None),
                counts=np.asarray(learn.lt_counts).tolist(), finished=datetime.now(timezone.utc).isoformat(timespec='seconds'))
     if report is not None:
         write_atomic(work / 'per_class.csv', report.to_csv().encode())
         _plot(report, learn.lt_counts, work / 'recall_vs_frequency.png', cfg)
-    learn.remove_cbs([c for c in learn.cbs if isinstance(c, (RunCheckpoint, RunLog))])
+    learn.remove_cbs([c for c in learn.cbs if isinstance(c, (RunCheckpoint, _SkipTrained, RunLog))])
     learn.export(work / 'learner.pkl')
     ckpt.unlink(missing_ok=True)
     write_atomic(work / 'metrics.json', json.dumps(jsonable(res), indent=1).encode())
@@ -238,7 +314,7 @@ def _plot(report, counts, path, cfg):
 
 # %% ../nbs/41_experiment.ipynb #1ceaf429
 def predict_run(run_dir,     # a finished run folder (holds `learner.pkl`)
-                items,       # files the run's loaders read (images, audio, clips...), or `.npy` arrays for in-memory runs
+                items,       # files the run's loaders read (images, audio, clips...); for a run on arrays, `.npy` files of one item or a batch
                ) -> pd.DataFrame:
     "Predictions of a run's exported learner: one row per item, the predicted class(es) and the probabilities"
     run_dir = Path(run_dir)
@@ -252,9 +328,16 @@ def predict_run(run_dir,     # a finished run folder (holds `learner.pkl`)
     from lt_fastai.data import InMemoryDL
     if isinstance(learn.dls.valid, InMemoryDL):
         if any(i.suffix != '.npy' for i in items):
-            raise ValueError("this run was trained on arrays in memory: give .npy files of items shaped like its inputs")
-        arrs = [np.load(i) for i in items]
-        names = [f"{i.name}[{k}]" for i, a in zip(items, arrs) for k in range(len(a))]
+            raise ValueError("this run was trained on arrays in memory: give .npy files, each one item or a batch of items")
+        shape = tuple(learn.dls.valid.dataset.tensors[0].shape[1:])   # one input item (the exported loaders keep an empty array)
+        arrs, names = [], []
+        for i in items:
+            a = np.load(i)
+            if a.shape == shape: a, nm = a[None], [i.name]                                   # one item, no batch axis
+            elif a.shape[1:] == shape: nm = [f"{i.name}[{k}]" for k in range(len(a))]        # a batch of items
+            else: raise ValueError(f"{i}: an array of shape {a.shape}, but this run's items have shape {shape}: give one "
+                                   f"item of shape {shape}, or a batch of shape (N, {', '.join(map(str, shape))})")
+            arrs.append(a); names += nm
         dl = learn.dls.test_dl(np.concatenate(arrs))
     else: names, dl = [str(i) for i in items], learn.dls.test_dl([str(i) for i in items])
     with learn.no_bar(): p, _, dec = learn.get_preds(dl=dl, with_decoded=True)
@@ -263,6 +346,7 @@ def predict_run(run_dir,     # a finished run folder (holds `learner.pkl`)
         labels = [vocab[int(d)] if vocab is not None else int(d) for d in dec]
         return pd.DataFrame({'item': names, 'prediction': labels, 'probability': p.max(1).values.numpy()})
     return pd.DataFrame({'item': names, 'prediction': [np.flatnonzero(d.reshape(-1, d.shape[-1]).any(0).numpy()).tolist() for d in dec]})
+
 
 # %% ../nbs/41_experiment.ipynb #5f141383
 def _fold_labels(cfg):
@@ -404,7 +488,7 @@ def tune(config,                  # a config with a `search` section
         v = res['valid'].get(space['metric'])
         if v is None: raise ConfigError(f"search.metric {space['metric']!r} is not a validation metric of the run: {list(res['valid'])}")
         return v
-    st.optimize(objective, n_trials=trials, timeout=timeout, catch=())
+    st.optimize(objective, n_trials=trials, timeout=timeout, catch=(FloatingPointError,))
     done = [t for t in st.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if done:
         best = load_config(cfg, st.best_trial.params).model_copy(update={'search': {}})

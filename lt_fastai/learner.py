@@ -322,6 +322,10 @@ def _main_fit(learn, n_epoch, lr, schedule, F, lr_mult, warmup, kwargs):
 
 
 # %% ../nbs/10_learner.ipynb #efae58a9
+def _phase_done(learn, i:int, name:str) -> bool:
+    "Phase `i` of `fit_lt` starts (0: the main fit; i: the recipe's i-th stage): the callbacks with `before_lt_phase(i, name)` hear of it; True from one: done before an interruption, skipped"
+    return any([cb.before_lt_phase(i, name) for cb in learn.cbs if callable(getattr(cb, 'before_lt_phase', None))])
+
 @patch
 def fit_lt(self:Learner,
            n_epoch:int,            # epochs of the main fit (of the whole model, after `freeze_epochs` of the head)
@@ -355,17 +359,18 @@ def fit_lt(self:Learner,
         if kwargs: raise TypeError(f"fit_lt: {sorted(kwargs)} go to the schedule and fastai's fit, which `fit_fn` replaces; pass them to your fit_fn")
         if freeze_epochs: raise ValueError("`fit_fn` replaces the whole main fit, head epochs included: leave freeze_epochs out")
         F = 0
-        fit_fn(self, n_epoch, lr)
+        if not _phase_done(self, 0, 'fit'): fit_fn(self, n_epoch, lr)
     else:
         F = _freeze_epochs(self, ifnone(freeze_epochs, getattr(r, 'freeze_epochs', None)))
         lr_mult = ifnone(lr_mult, getattr(r, 'lr_mult', None) or 100)
-        _main_fit(self, n_epoch, lr, schedule, F, lr_mult, warmup, dict(kwargs))
+        if not _phase_done(self, 0, 'fit'): _main_fit(self, n_epoch, lr, schedule, F, lr_mult, warmup, dict(kwargs))
     self.lt_fit = dict(epochs=n_epoch, freeze_epochs=F, lr=lr, schedule='fit_fn' if fit_fn is not None else schedule,
                        **({'warmup': ifnone(warmup, min(1., n_epoch / 5))} if fit_fn is None and schedule != 'one_cycle' else {}))
-    for st in r.stages:
+    for i, st in enumerate(r.stages, 1):
         ep = st.n_epochs(F + n_epoch) if stage_epochs is None or st.epochs == 0 else stage_epochs
         if st.epochs != 0 and ep == 0: continue     # stage_epochs=0: training stages skipped
         slr = stage_lr if stage_lr is not None else (lr * st.lr_mult if not isinstance(lr, slice) else lr)
+        if _phase_done(self, i, st.name): continue   # (its record is back in `lt_stages`)
         out = st.fn(self, ep, slr)
         self.lt_stages.append(dict(stage=st.name, epochs=ep, lr=slr, **(out if isinstance(out, dict) else {})))
     return self

@@ -121,3 +121,17 @@ def test_bad_spectrogram_files(tmp_path):
     with pytest.raises(TypeError, match=r"obj\.npy has dtype <U1, expected numbers"): SpecReader()(str(tmp_path / 'obj.npy'))
     with pytest.raises(FileNotFoundError, match=r"nodict\.npy"): load_spec_dict(tmp_path / 'nodict.npy')
     with pytest.raises(KeyError, match="no spectrogram for item 'k9'"): SpecReader({'k1': np.zeros((4, 4))})('k9')
+
+def test_truncated_header_leaves_no_file_open(tmp_path):
+    "A wav cut inside its header is refused by soundfile; the fallback decoders must close the file whatever happens"
+    import gc
+    from lt_fastai.audio import check_audio_file
+    fn = tmp_path / 'cut.wav'
+    sf.write(fn, tone(), SR)
+    fn.write_bytes(fn.read_bytes()[:30])      # cut inside the header, where Python's wave module fails (EOFError)
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter('always')
+        for f in (read_audio, check_audio_file):
+            with pytest.raises(ValueError, match=r"cannot read audio file .*cut\.wav"): f(fn)
+        gc.collect()
+    assert not [x for x in w if issubclass(x.category, ResourceWarning)], [str(x.message) for x in w]

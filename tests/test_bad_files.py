@@ -181,3 +181,17 @@ def test_lazy_signals_are_checked_too(tmp_path):
     files = sorted(root.rglob('*.npy')); files[3].write_bytes(b'')
     with pytest.raises(ValueError, match=r"1 problem\(s\) in 16 signal files"):
         LTSignalDataLoaders.from_files(files, labels=[f.parent.name for f in files], lazy=True, **KW)
+
+def test_skip_that_empties_a_class_says_so(tmp_path):
+    "bad_files='skip' that leaves out every file of a class names the class that is gone, and an empty class folder is named too"
+    img = tmp_path / 'img'; write_images(img, [8, 4, 4])
+    for f in sorted((img / 'c2').glob('*.png')): f.write_bytes(b'')
+    (img / 'c3').mkdir()
+    with pytest.warns(UserWarning) as rec:
+        dls = LTImageDataLoaders.from_folder(img, bad_files='skip', **KW)
+    said = [str(w.message) for w in rec]
+    assert list(dls.vocab) == ['c0', 'c1'] and len(dls.bad_files) == 4
+    assert any("class(es) ['c2']: all their training images are bad and were left out" in s for s in said), said
+    assert any("sub-folder(s) ['c3'] hold no images, so no class is made of them" in s for s in said), said
+    with pytest.warns(UserWarning, match=r"class\(es\) \['c2'\].*they stay in `vocab` without a training item"):
+        LTImageDataLoaders.from_folder(img, bad_files='skip', vocab=['c0', 'c1', 'c2'], **KW)

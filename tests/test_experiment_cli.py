@@ -79,7 +79,7 @@ def test_interrupted_run_resumes_to_the_same_numbers(tmp_path):
     assert (tmp_path / 'cut.partial' / 'checkpoint.pth').exists() and not (tmp_path / 'cut').exists()
     cli('train', cfg, '--out', tmp_path / 'cut', '--resume', cwd=tmp_path)
     full, cut = (json.loads((tmp_path / d / 'metrics.json').read_text()) for d in ('full', 'cut'))
-    assert cut['resumed_at'] >= 2
+    assert cut['resumed_at']['phase'] == 'fit' and cut['resumed_at']['epoch'] >= 2
     assert cut['valid'] == full['valid'] and cut['test'] == full['test'] and cut['history'] == full['history']
     assert 'resumed after epoch' in (tmp_path / 'cut' / 'log.txt').read_text()
 
@@ -127,10 +127,11 @@ def test_every_recipe_writes_a_complete_run(tmp_path, half):
     import warnings
     sys.path.insert(0, str(ROOT))
     from lt_fastai.experiment import run_experiment
-    from lt_fastai.recipes import list_recipes
+    from lt_fastai.recipes import list_recipes, get_recipe
     cfg = dict(DEMO, data=dict(imb_ratio=100, bs=32), schedule=dict(epochs=1, lr=1e-2, stage_epochs=1, precision='fp32'))
     for recipe in list_recipes(multilabel=False)[half::2]:
         over = [f'recipe.name={recipe}'] + (['recipe.params={"candidates": ["ce", "balanced_softmax"]}'] if recipe == 'auto' else [])
+        if get_recipe(recipe).pretrained: over.append('schedule.lr=1e-3')   # a fine-tuning rate (1e-2 diverges from random weights)
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
             m = run_experiment(cfg, tmp_path / recipe, overrides=over)
@@ -166,7 +167,7 @@ def test_a_folder_the_user_owns_survives(tmp_path, monkeypatch, capsys):
     assert sorted(p.name for p in precious.iterdir()) == ['thesis.tex']
     (precious / 'ce').mkdir(); (precious / 'ce' / 'draft.txt').write_text('not a run')     # a folder named like a demo run
     rc, _, err = cli_in(monkeypatch, capsys, tmp_path, 'demo', '--out', precious, '--recipes', 'ce', '--epochs', '1', '--no-plot')
-    assert rc == 1 and 'is not a run of the demo' in err, err
+    assert rc == 2 and 'is not a run of the demo' in err, err
     assert (precious / 'ce' / 'draft.txt').read_text() == 'not a run' and (precious / 'thesis.tex').exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ['demo.yaml', 'notes.txt', 'precious', 'search.yaml']
 
@@ -196,11 +197,22 @@ def test_predict_float64_items_and_compare_by_validation(tmp_path, monkeypatch, 
     m = json.loads((tmp_path / 'run' / 'metrics.json').read_text())
     assert compare_runs([tmp_path / 'run']).iloc[0]['balanced_accuracy'] == pytest.approx(m['valid']['balanced_accuracy'])
 
-def test_log_has_one_line_per_training_epoch_and_digits_refuse_valid_pct(tmp_path, monkeypatch, capsys):
+def test_log_and_record_of_a_staged_run_and_digits_refuse_valid_pct(tmp_path, monkeypatch, capsys):
+    "A staged run: a log line per training epoch, the main fit's history apart from the stage's, and its config answering for it"
     cfg = write_config(tmp_path / 'demo.yaml', schedule__epochs=2)
-    assert cli_in(monkeypatch, capsys, tmp_path, 'train', cfg, 'recipe.name=crt', 'schedule.stage_epochs=1', '--out', tmp_path / 'run')[0] == 0
+    args = ['train', cfg, 'recipe.name=crt', 'schedule.stage_epochs=1']
+    assert cli_in(monkeypatch, capsys, tmp_path, *args, '--out', tmp_path / 'run')[0] == 0
     lines = (tmp_path / 'run' / 'log.txt').read_text().splitlines()
     assert [l.split()[1] for l in lines if l.startswith('epoch')] == ['1/2', '2/2', '1/1'], lines    # the fit, then cRT's stage
+    assert lines[2] == 'stage crt', lines
+    before = (tmp_path / 'run' / 'metrics.json').read_bytes()
+    m = json.loads(before)
+    assert len(m['history']) == 2 and m['fit']['epochs'] == 2, m['history']          # the main fit's epochs only
+    assert [(s['stage'], s['epochs'], len(s['history'])) for s in m['stages']] == [('crt', 1, 1)], m['stages']
+    # resuming the finished run with another config is refused as for an unfinished one: one line, exit 2, nothing written
+    rc, out, err = cli_in(monkeypatch, capsys, tmp_path, *args, 'schedule.lr=0.5', '--out', tmp_path / 'run', '--resume')
+    assert rc == 2 and 'schedule.lr is 0.01 there, 0.5 here' in err and len(err.strip().splitlines()) == 1, err
+    assert 'Wrote' not in out and (tmp_path / 'run' / 'metrics.json').read_bytes() == before
     rc, _, err = cli_in(monkeypatch, capsys, tmp_path, 'train', cfg, 'data.valid_pct=0.3', '--out', tmp_path / 'bad')
     assert rc == 2 and 'data.valid_pct does not apply to the example data set' in err, err
 

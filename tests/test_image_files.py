@@ -113,3 +113,14 @@ def test_reader_checks_size(tmp_path):
 def test_many_problems_are_counted(tmp_path):
     files = [tmp_path / f'missing{i}.png' for i in range(15)]
     with pytest.raises(ValueError, match=r"15 problem\(s\)[\s\S]*and 5 more"): check_image_files(files)
+
+# --- labels
+
+def test_class_only_in_validation_rows(folder):
+    "A label found only in the validation rows of `valid_col` is named before anything is built (fastai fails at the first validation batch)"
+    df = pd.DataFrame({'fname': [f'{c}/{i}.png' for c in ('c0', 'c1') for i in range(4)]})
+    df['label'] = df.fname.str[:2]; df['is_valid'] = [False, False, False, True] + [True] * 4
+    with pytest.raises(ValueError, match=r"class\(es\) \['c1'\] occur in the validation labels but never in training"):
+        LTImageDataLoaders.from_df(df, folder, valid_col='is_valid', bs=2, device='cpu')
+    dls = LTImageDataLoaders.from_df(df, folder, valid_col='is_valid', vocab=['c0', 'c1'], bs=2, device='cpu')
+    assert [len(b[1]) for b in dls.valid] == [2, 2, 1]      # the validation batches are read, the class kept on purpose

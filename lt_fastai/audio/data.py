@@ -24,6 +24,7 @@ from ..data import LTDataLoaders, ColOrItem, lt_datablock, show_channels, check_
 try:
     import soundfile as sf
     import librosa
+    import audioread
 except ModuleNotFoundError as e: raise missing_extra(e, 'audio', 'lt_fastai.audio') from None
 
 # %% auto #0
@@ -33,12 +34,16 @@ __all__ = ['read_audio', 'fix_length', 'load_audio', 'TensorAudio', 'TensorSpec'
            'check_spec_file', 'LTAudioDataLoaders', 'show_batch']
 
 # %% ../../nbs/24_audio.data.ipynb #2a831026
+def _decoders() -> list:
+    "audioread's decoders (ffmpeg, GStreamer, Core Audio) without its raw reader, which reads no file libsndfile refuses and leaves the file open when a header is cut short"
+    return [b for b in audioread.available_backends() if b.__module__ != 'audioread.rawread']
+
 def _read_librosa(fn, first_error):
-    "Decode `fn` with librosa (audioread) after soundfile failed with `first_error`"
+    "Decode `fn` with librosa (audioread's decoders) after soundfile failed with `first_error`; the file is closed whatever happens"
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore')   # librosa warns that it falls back to audioread: that is the point here
-            y, sr = librosa.load(fn, sr=None, mono=False)
+        with warnings.catch_warnings(), audioread.audio_open(str(fn), backends=_decoders()) as f:
+            warnings.simplefilter('ignore')   # librosa says audioread is deprecated: it is the only way to these formats
+            y, sr = librosa.load(f, sr=None, mono=False)
     except Exception as e:
         why = str(e) or 'no installed decoder (ffmpeg, GStreamer) could read it'
         raise ValueError(f"cannot read audio file {fn}: soundfile: {first_error} librosa/audioread: "
@@ -408,9 +413,10 @@ def check_audio_file(fn) -> dict:
     except (sf.SoundFileError, RuntimeError):
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
-            try: sr, frames, ch = librosa.get_samplerate(str(fn)), None, None
+            try:
+                with audioread.audio_open(str(fn), backends=_decoders()) as f: sr, frames, ch = f.samplerate, None, None
             except Exception as e:
-                raise ValueError(f"cannot read audio file {fn}: {type(e).__name__}: {e or 'no installed decoder (ffmpeg, GStreamer) could read it'}") from e
+                raise ValueError(f"cannot read audio file {fn}: {type(e).__name__}: {str(e) or 'no installed decoder (ffmpeg, GStreamer) could read it'}") from e
     if frames == 0: raise ValueError(f"audio file {fn} contains no samples")
     return dict(sr=sr, frames=frames, channels=ch)
 
@@ -440,6 +446,7 @@ class LTAudioDataLoaders(LTDataLoaders):
     "Long-tail audio loaders — recordings or spectrograms, with optional metadata — from a folder, a DataFrame or arrays"
     modality, _x_what = 'audio', 'recordings'
     _datablock, _extensions = staticmethod(lt_audio_datablock), ('.wav', '.flac', '.ogg', '.mp3', '.npy')
+    _channel_axis, _layout_ndims = 1, (3, 4)   # (N, C, samples) and (N, C, mels, frames), or channels last (`_layout`)
 
     @classmethod
     def _file_kwargs(cls, files, db_kw, check=True, skip=False):

@@ -451,10 +451,15 @@ class LTSignalDataLoaders(LTDataLoaders):
                     length:int=None,      # target length: longer arrays get random (training) / centre (validation) windows; lists are padded or cropped once
                     normalize=True,       # per-item standardisation (`NormalizeSignal`), a transform, or False
                     augment=None,         # training-only batch transforms, e.g. `signal_augment()`
+                    channels_last:bool=None,  # True: signals stored (N, length, channels), as in files (`from_files`); None or False: (N, channels, length) — a signal's shape cannot tell
                     **kwargs):
         "In-memory signal loaders: one indexing operation per batch, transforms on the batch"
+        def last(s):   # stored (N, length, channels), or a list of (length, channels): channels first
+            if isinstance(s, (list, tuple)): return [np.swapaxes(np.asarray(o), -1, -2) if np.ndim(o) == 2 else o for o in s]
+            a = s.detach().cpu().numpy() if torch.is_tensor(s) else np.asarray(s)
+            return np.swapaxes(a, -1, -2) if a.ndim == 3 else a
         def prep(a, where):
-            one = lambda s: torch.from_numpy(stack_signals(s, length if isinstance(s, (list, tuple)) else None, where))
+            one = lambda s: torch.from_numpy(stack_signals(last(s) if channels_last else s, length if isinstance(s, (list, tuple)) else None, where))
             return tuple([one(a[0]), *a[1:]]) if isinstance(a, tuple) else one(a)
         x = prep(x, 'training signals' if x_valid is not None else 'signals')
         if x_valid is not None: x_valid = prep(x_valid, 'validation signals')

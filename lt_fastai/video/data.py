@@ -608,6 +608,7 @@ class LTVideoDataLoaders(LTDataLoaders):
     "Long-tail loaders of video clips — clip-level or frame-level labels — from a folder, a DataFrame or arrays"
     modality, _x_what = 'video', 'clips'
     _datablock, _x_rank, _x_dims = staticmethod(lt_video_datablock), 4, ('frames', 'channels', 'height', 'width')
+    _channel_axis, _layout_ndims = 2, (5,)   # (N, T, C, H, W), or (N, T, H, W, C) as decoders give frames (`_layout`)
     fps = None   # frame rate of the clips' frames (for event-level metrics), when known
 
     @classmethod
@@ -624,11 +625,8 @@ class LTVideoDataLoaders(LTDataLoaders):
 
     @classmethod
     def _check_x(cls, x, where):
-        "Clips (N, T, C, H, W) as a `TensorClip` batch"
-        if x.ndim == 5 and x.shape[2] not in (1, 3) and x.shape[-1] in (1, 3):
-            raise ValueError(f"{where}: clips must be (N, frames, channels, height, width), got shape {tuple(x.shape)}, "
-                             "which looks channels-last: use np.moveaxis(x, -1, 2)")
-        return TensorClip(super()._check_x(x, where))
+        "Clips (N, T, C, H, W) as a `TensorClip` batch; integer frames as uint8 (0-255), which `ClipToFloat` scales"
+        return TensorClip(cls._pixels(super()._check_x(x, where), where))
 
     @classmethod
     def _array_tfms(cls, x, augment=None) -> list: return [ClipToFloat()] + list(L(augment))
@@ -675,6 +673,12 @@ def _bound(shared, *args, **kwargs) -> dict:
     a['kwargs'] = {**{k: a.pop(k) for k in list(a) if k in own}, **more}
     return a
 
+def _frame_checked(cls, sources, a) -> tuple:
+    "The clips' check (`check_files`, `bad_files`), as clip-level loaders do it: (a mask of the clips kept, the names of those left out)"
+    db_kw = cls._split_kwargs(dict(a['kwargs']))[0]
+    _, skipped, keep = cls._checked(sources, db_kw, a['check_files'], a['bad_files'])
+    return keep, [str(s) for s in skipped]
+
 def _frame_level(cls, sources, labels, items, a, get_x=None):
     "Loaders of frame-level targets `labels` (a `FrameLabels`) of the clips `sources`, from the bound arguments `a`"
     check_split_args(a['valid_pct'], a['seed'])
@@ -701,8 +705,12 @@ def from_folder(cls:LTVideoDataLoaders,
         raise ValueError("frame-level clips are split by `valid_pct` (iterative stratification on the classes they contain): drop train=/valid=/splitter=")
     clips = get_clips(path)
     if not clips: raise ValueError(f"no clips under {path} (video files {', '.join(VIDEO_EXTS)}, .npy frame arrays or frame folders)")
+    keep, skipped = _frame_checked(cls, clips, a)
+    clips = [c for c, k in zip(clips, keep) if k]
     labels = frame_labels(clips, SidecarEvents(events_suffix), vocab=a['vocab'], fps=a['kwargs'].get('fps'), time_offset=time_offset)
-    return _frame_level(cls, clips, labels, clips, a)
+    dls = _frame_level(cls, clips, labels, clips, a)
+    dls.bad_files = skipped
+    return dls
 
 _with_additions(LTVideoDataLoaders.from_folder.__func__, _shared_from_folder)
 
@@ -731,7 +739,13 @@ def from_df(cls:LTVideoDataLoaders,
     if isinstance(ev, pd.DataFrame):
         if fcol not in ev.columns: raise KeyError(f"the events have no {fcol!r} column naming their clip (columns: {list(ev.columns)})")
         ev = ev.copy(); ev[fcol] = [get_x(pd.Series({fcol: f})) for f in ev[fcol]]
+    keep, skipped = _frame_checked(cls, sources, a)
+    if skipped:   # the rows of the clips left out, and their events, go with them
+        df, sources = df[keep].reset_index(drop=True), [s for s, k in zip(sources, keep) if k]
+        if isinstance(ev, pd.DataFrame): ev = ev[~ev[fcol].astype(str).isin(skipped)]
     labels = frame_labels(sources, ev, vocab=a['vocab'], fps=a['kwargs'].get('fps'), time_offset=time_offset, fn_col=fcol, key=get_x)
-    return _frame_level(cls, sources, labels, df, a, get_x=get_x)
+    dls = _frame_level(cls, sources, labels, df, a, get_x=get_x)
+    dls.bad_files = skipped
+    return dls
 
 _with_additions(LTVideoDataLoaders.from_df.__func__, _shared_from_df)

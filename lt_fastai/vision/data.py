@@ -182,6 +182,7 @@ class LTImageDataLoaders(LTDataLoaders):
     modality, _x_what = 'vision', 'images'
     _datablock, _hidden_args = staticmethod(lt_image_datablock), ('full_size',)
     _x_rank, _x_dims = 3, ('channels', 'height', 'width')
+    _channel_axis, _layout_ndims = 1, (4,)   # (N, C, H, W), or (N, H, W, C) as PIL and OpenCV give them (`_layout`)
 
     @classmethod
     def _get_files(cls, path): return sorted(get_image_files(path))
@@ -200,7 +201,7 @@ class LTImageDataLoaders(LTDataLoaders):
 
     @classmethod
     def _check_x(cls, x, where):
-        x = super()._check_x(x, where)
+        x = cls._pixels(super()._check_x(x, where), where)           # integer images as 8-bit ones, or refused
         x = x.float() / 255. if x.dtype == torch.uint8 else x    # 8-bit images to [0, 1], as fastai's IntToFloatTensor
         # as fastai's image blocks type them: fastai's batch augmentations (`aug_transforms`, `Flip`, ...) act on
         # `TensorImage`s only, and would pass plain tensors through unchanged
