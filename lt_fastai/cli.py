@@ -132,7 +132,7 @@ def _run_parsers(sub):
                       ('tune', "search the config's `search` space with Optuna (several workers may share a study)")):
         s = sub.add_parser(name, help=hlp, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
         s.add_argument('config', help="a YAML config file")
-        s.add_argument('overrides', nargs='*', help="dotted overrides, e.g. recipe.name=ldam_drw schedule.lr=3e-3")
+        s.add_argument('overrides', nargs='*', help="dotted overrides, e.g. recipe.name=ldam_drw schedule.lr=3e-3 (before or after the options)")
         s.add_argument('--out', default=None, help="the run folder (default: runs/<config name>[-cv|-tune])")
         s.add_argument('--threads', type=int, default=1, help="CPU threads for torch")
         if name == 'train': s.add_argument('--resume', action='store_true', help="continue an interrupted run from its checkpoint")
@@ -332,9 +332,10 @@ def _run_command(a, cfg) -> int:
     from lt_fastai.experiment import run_experiment, cross_validate, tune
     import torch
     torch.set_num_threads(a.threads)
-    stem = Path(a.config).stem
+    stem, done = Path(a.config).stem, False
     if a.command == 'train':
         out = Path(a.out or f'runs/{stem}')
+        done = a.resume and (out / 'metrics.json').exists()   # a finished run is answered, never rewritten
         res = run_experiment(cfg, out, resume=a.resume, quiet=False)
         key = 'test' if res.get('test') else 'valid'
         print(f"\n{key} metrics:", ', '.join(f"{k} {v:.3f}" for k, v in res[key].items() if v is not None))
@@ -350,7 +351,7 @@ def _run_command(a, cfg) -> int:
         pruned = [t for t in st.trials if t.state == optuna.trial.TrialState.PRUNED]
         print(f"{len(st.trials)} trial(s) in the study: {len(done)} complete, {len(pruned)} pruned")
         if done: print(f"best {st.best_value:.4f} with {st.best_params}; wrote {out / 'best.yaml'}")
-    print(f"Wrote {out}")
+    print(f"{out} was already finished: nothing to resume, its files are unchanged" if a.command == 'train' and done else f"Wrote {out}")
     return 0
 
 # %% ../nbs/46_cli.ipynb #d07d05c2
@@ -380,11 +381,21 @@ def _experiment_command(a) -> int:
     except Exception as e: return _fail(cmd, e)
 
 # %% ../nbs/46_cli.ipynb #5be43570
+def _parse_args(argv):
+    "The parsed arguments; `key=value` overrides of train, cv and tune may also follow the options (`--out r schedule.epochs=1`)"
+    p = _parser()
+    args, extra = p.parse_known_args(argv)
+    if not extra: return args
+    if args.command in ('train', 'cv', 'tune') and all('=' in e and not e.startswith('-') for e in extra):
+        args.overrides = [*args.overrides, *extra]; return args
+    hint = (" (key=value overrides are taken by train, cv and tune, after the config)" if any('=' in e for e in extra) else '')
+    p.error(f"unrecognized arguments: {' '.join(extra)}{hint}")
+
 def main(argv=None) -> int:
     "Entry point of the `lt-fastai` console script: its exit status (`EXIT_CODES`); an error is one line on stderr"
     if argv is None: os.environ.setdefault('MPLBACKEND', 'Agg')   # the console script draws to files only
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = _parser().parse_args(argv)
+    args = _parse_args(argv)
     if args.command == 'recipes':
         for n, r in RECIPES.items(): print(f"{n:18s} {'multi-label ' if r.multilabel else ''}{r.doc}")
         return 0

@@ -6,7 +6,7 @@ Docs: https://lt-fastai.github.io/lt_fastai/data.html.md"""
 
 # %% ../nbs/01_data.ipynb #776903b8
 from __future__ import annotations
-import contextlib, difflib, functools, inspect, os
+import collections, contextlib, difflib, functools, inspect, os
 import warnings
 from pathlib import Path
 import numpy as np
@@ -966,6 +966,14 @@ def _split_kwargs(cls:LTDataLoaders, kwargs:dict) -> tuple:
     return db_kw, kwargs
 
 # %% ../nbs/01_data.ipynb #9ecb1244
+def _check_vocab(vocab):
+    "A vocabulary names each class once: a name given twice would make two classes of one name"
+    if vocab is None: return
+    counts = collections.Counter(vocab)
+    dup = [v for v, k in counts.items() if k > 1]
+    if dup: raise ValueError(f"`vocab` names class(es) {dup[:10]} more than once ({len(vocab)} names, {len(counts)} distinct): "
+                             "give each class one name")
+
 def _unseen_error(names, keep:str='`vocab`'):
     "The error for classes found only in validation: fastai would fail on the first validation batch, deep in its `Categorize`"
     return ValueError(f"class(es) {list(names)[:10]} occur in the validation labels but never in training: the model could not "
@@ -985,6 +993,7 @@ def _split_checked(splitter, items, labels, vocab) -> _FixedSplit:
         if unseen: raise _unseen_error(sorted(unseen, key=str))
     return _FixedSplit(splits)
 
+# %% ../nbs/01_data.ipynb #14031151
 def _class_folders(root:Path, files, what:str):
     "Say which sub-folders of `root` (class folders) hold none of the items: no class is made of them"
     have = {Path(f).relative_to(root).parts[0] for f in files}
@@ -992,6 +1001,22 @@ def _class_folders(root:Path, files, what:str):
     empty = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith('.') and d.name != 'models' and d.name not in have)
     if empty: warnings.warn(f"{root}: sub-folder(s) {empty} hold no {what}, so no class is made of them; put the {what} of "
                             "each class in its folder, or remove the empty ones")
+    nested = {}   # an item's class is its own folder's name: a folder inside a class folder becomes a class of its own
+    for f in files:
+        parts = Path(f).relative_to(root).parts
+        if len(parts) > 2: nested.setdefault('/'.join(parts[:-1]), parts[-2])
+    if nested:
+        shown = ', '.join(f"{d!r} (class {c!r})" for d, c in list(nested.items())[:5])
+        warnings.warn(f"{root}: {what} in {len(nested)} nested folder(s) become classes named after those folders: {shown}"
+                      f"{' ...' if len(nested) > 5 else ''}; put the {what} of each class directly in its folder "
+                      "(or use train=/valid= for split sub-folders)")
+
+def _shared_items(items, splits, what:str):
+    "Say how many items (e.g. a file listed on two rows) are in both training and validation: the score would be inflated"
+    trn = {str(items[i]) for i in splits[0]}
+    both = sorted({str(items[i]) for i in splits[1]} & trn)
+    if both: warnings.warn(f"{len(both)} {what} are in both training and validation (e.g. {both[0]}): the validation score "
+                           "overstates the model; drop the duplicated rows")
 
 def _lost_classes(before, after, vocab, what:str):
     "Say which classes `bad_files='skip'` emptied: every one of their training items was bad"
@@ -1000,6 +1025,16 @@ def _lost_classes(before, after, vocab, what:str):
     how = ("they stay in `vocab` without a training item" if vocab is not None
            else "the loaders have no such class (`vocab=` keeps a class without training items)")
     warnings.warn(f"class(es) {lost[:10]}: all their training {what} are bad and were left out (bad_files='skip'), so {how}")
+
+def _valid_flags(df, col) -> str:
+    "`col`, checked to mark validation rows with booleans (or 0/1): fastai's `ColSplitter` reads any other value as True"
+    v = df[col]
+    ok = (v.dtype == bool or (v.dtype.kind in 'iuf' and v.isin((0, 1)).all())
+          or (v.dtype == object and all(isinstance(o, (bool, np.bool_)) for o in v)))
+    if not ok:
+        raise TypeError(f"valid_col {col!r} must hold booleans (or 0/1) marking the validation rows; it holds {v.dtype} values "
+                        f"such as {sorted(map(repr, v.unique()[:5]))}: convert it, e.g. df[{col!r}] == 'True'")
+    return col
 
 # %% ../nbs/01_data.ipynb #573a9950
 @patch(cls_method=True)
@@ -1020,7 +1055,7 @@ def from_folder(cls:LTDataLoaders,
     "Single-label loaders of `path/<class>/<item>`: split by `train`/`valid` sub-folders, or stratified by `valid_pct`"
     path, what = Path(path), cls._x_what
     if not path.is_dir(): raise FileNotFoundError(f"folder of {what} not found: {path}")
-    db_kw, dl_kw = cls._split_kwargs(kwargs)
+    db_kw, dl_kw = cls._split_kwargs(kwargs); _check_vocab(vocab)
     if (train is None) != (valid is None): raise ValueError("give both `train` and `valid` sub-folder names, or neither (a stratified split by `valid_pct`)")
     if train is None:
         check_split_args(valid_pct, seed)
@@ -1084,7 +1119,7 @@ def from_df(cls:LTDataLoaders,
     "Single- or multi-label loaders (with metadata inputs if asked) from a DataFrame of file names and labels"
     if not isinstance(df, pd.DataFrame): raise TypeError(f"df must be a pandas DataFrame, got {type(df).__name__}")
     if len(df) == 0: raise ValueError("the DataFrame is empty")
-    db_kw, dl_kw = cls._split_kwargs(kwargs)
+    db_kw, dl_kw = cls._split_kwargs(kwargs); _check_vocab(vocab)
     df = df.reset_index(drop=True)
     fcol = df_column(df, fn_col, 'file name')
     missing = [c for c in [*(cat_names or []), *(cont_names or [])] if c not in df.columns]
@@ -1101,11 +1136,12 @@ def from_df(cls:LTDataLoaders,
         check_classes(y.tolist(), f"label column {label_col!r}", cls._x_what)
     if valid_col is not None:
         if splitter is not None: raise ValueError("give `valid_col` or a `splitter`, not both")
-        splitter = ColSplitter(df_column(df, valid_col, 'validation'))
+        splitter = ColSplitter(_valid_flags(df, df_column(df, valid_col, 'validation')))
     elif splitter is None:
         check_split_args(valid_pct, seed)
         splitter = (MultilabelSplitter if multi else StratifiedSplitter)(valid_pct=valid_pct, seed=seed, labels=y)
     splitter = _split_checked(splitter, df, None if multi else y, vocab)   # no class of validation alone
+    _shared_items([x for x, k in zip(xs, keep) if k], splitter.splits, cls._x_what)
     db_kw.update(more)
     dblock = cls._datablock(get_x=get_x, get_y=get_y, splitter=splitter, multilabel=multi, encoded=encoded,
                             vocab=ifnone(vocab, auto_vocab), cat_names=cat_names, cont_names=cont_names, **db_kw)
@@ -1131,7 +1167,12 @@ def _label_column(y, one_label:bool=False):
 @patch(cls_method=True)
 def _pixels(cls:LTDataLoaders, x, where) -> torch.Tensor:
     "Integer images as uint8, which the modalities scale from 0-255 to [0, 1]: another integer type is taken when its values lie in 0-255; booleans and unsigned types of 16 bits or more are refused"
-    if x.is_floating_point() or x.dtype == torch.uint8: return x
+    if x.is_floating_point():
+        if x.numel() and float(x.min()) >= 0 and float(x.max()) > 1:
+            warnings.warn(f"{where}: float images are taken as they are, but they range up to {float(x.max()):g} (not [0, 1]): "
+                          "0-255 pixels as floats? divide them by 255, or give uint8 images (scaled for you)")
+        return x
+    if x.dtype == torch.uint8: return x
     if x.dtype == torch.bool or x.is_complex(): raise TypeError(f"{where}: images of {x.dtype} values; give uint8 (0-255) or float images")
     if x.dtype in (torch.uint16, torch.uint32, torch.uint64):
         raise TypeError(f"{where}: {x.dtype} images have 16 or more bits per value, which are not rescaled (12-bit and 16-bit "
@@ -1194,6 +1235,7 @@ def _array_tfms(cls:LTDataLoaders, x, augment=None) -> list:
     "Batch transforms of `from_arrays` for the first input `x`: the modality's own, then `augment` (training only)"
     return list(L(augment))
 
+# %% ../nbs/01_data.ipynb #a5ea6e85
 @patch(cls_method=True)
 def from_arrays(cls:LTDataLoaders,
                 x,                    # inputs: an array (N, ...), or a tuple of arrays for several inputs
@@ -1215,6 +1257,7 @@ def from_arrays(cls:LTDataLoaders,
     tfm_kw = {k: kwargs.pop(k) for k in list(kwargs) if k != 'x' and k in inspect.signature(cls._array_tfms).parameters}
     check_loader_kwargs(kwargs, known=[*inspect.signature(cls.from_arrays).parameters, *inspect.signature(cls._array_tfms).parameters,
                                        *inspect.signature(in_memory_dls).parameters])
+    _check_vocab(vocab)
     def _xs(x, where, cl):
         xs = list(x) if isinstance(x, tuple) else [x]
         t, cl = cls._layout(_as_tensor(xs[0], where), where, cl)
@@ -1229,6 +1272,7 @@ def from_arrays(cls:LTDataLoaders,
     if x_valid is None:
         check_split_args(valid_pct, seed)
         yy = encode_labels(y, vocab=vocab)
+        if yy.ndim == 1 and vocab is None and n_classes is None: _check_sparse(yy)   # ids, not class indices
         # frame-level labels (N, T, C) are split on the classes each clip contains
         trn, val = (multilabel_split(yy.max(1) if yy.ndim == 3 else yy, valid_pct=valid_pct, seed=seed) if yy.ndim >= 2
                     else stratified_split(y, valid_pct=valid_pct, seed=seed))
@@ -1240,7 +1284,6 @@ def from_arrays(cls:LTDataLoaders,
     tfms = cls._array_tfms(x[0] if isinstance(x, tuple) else x, **tfm_kw) + list(L(batch_tfms))
     return in_memory_dls(x, y, x_valid, y_valid, bs=bs, sampler=sampler, vocab=vocab, n_classes=n_classes,
                          device=device, after_batch=tfms or None, dls_type=cls, **kwargs)
-
 
 # %% ../nbs/01_data.ipynb #6fde4820
 def _own_split(kwargs, why):
@@ -1349,6 +1392,17 @@ def _joint_vocab(*ys):
         else: return None
     return sorted(names)
 
+_SPARSE_FROM = 1000   # integer labels below this are taken as class indices however few classes occur
+
+def _check_sparse(a):
+    "Integer labels read as class indices (no `vocab`/`n_classes`): refused when the largest + 1 is far above the number of labels that occur, as ids would be"
+    if not len(a): return
+    top, k = int(a.max()), len(np.unique(a))
+    if top + 1 > max(_SPARSE_FROM, 10 * k):
+        raise ValueError(f"integer labels are read as class indices, but the largest is {top} while only {k} distinct labels occur: "
+                         f"that would make {top + 1} classes; map the labels to 0..{k - 1} (np.unique(y, return_inverse=True)) "
+                         "and pass their names as `vocab=`, or pass `n_classes=` if they really are class indices")
+
 def _n_classes_of(ys, n_classes, vocab):
     "Number of classes: explicit, from the vocabulary, or read from the labels of every split"
     if vocab is not None:
@@ -1361,6 +1415,7 @@ def _n_classes_of(ys, n_classes, vocab):
         return int(n_classes)
     enc = [encode_labels(y) for y in ys]
     if enc[0].ndim >= 2: return enc[0].shape[-1]
+    _check_sparse(np.concatenate(enc))
     return int(max(int(e.max()) if len(e) else -1 for e in enc)) + 1
 
 # %% ../nbs/01_data.ipynb #f3e1d109
@@ -1380,6 +1435,7 @@ def in_memory_dls(x_train,            # training inputs: an array/tensor, or a t
     "`DataLoaders` of two `InMemoryDL`s, training shuffled (and weighted by `sampler`/`wgts`), validation in order"
     if not isinstance(bs, (int, np.integer)) or bs < 1: raise ValueError(f"bs must be a positive int, got {bs!r}")
     check_loader_kwargs(kwargs, known=inspect.signature(in_memory_dls).parameters)   # a misspelt keyword (`shufle=`) is refused
+    _check_vocab(vocab)
     one = (vocab is not None and len(vocab) == 1) or n_classes == 1   # one label, present or not: a multi-hot column
     y_train, y_valid = _label_column(y_train, one), _label_column(y_valid, one)   # (N, 1) columns of class labels
     vocab_given, vocab = vocab, ifnone(vocab, _joint_vocab(y_train, y_valid))

@@ -6,7 +6,7 @@ Docs: https://lt-fastai.github.io/lt_fastai/experiment.html.md"""
 
 # %% ../nbs/41_experiment.ipynb #61aab472
 from __future__ import annotations
-import contextlib, copy, difflib, io, json, os, platform, random, shutil, tempfile, time, warnings
+import contextlib, copy, difflib, inspect, io, json, os, platform, random, shutil, tempfile, time, warnings
 from datetime import datetime, timezone
 from importlib.metadata import version, PackageNotFoundError
 from pathlib import Path
@@ -59,12 +59,29 @@ def build_dls(cfg:RunConfig,  # the run's config
     return DL.from_source(_source(cfg), fn_col=d.fn_col, label_col=d.label_col, **split, **common, **kw)
 
 # %% ../nbs/41_experiment.ipynb #4c792c19
+_SET_BY_CONFIG = {'dls': 'data', 'arch': 'model.arch', 'pretrained': 'model.pretrained', 'p': 'model.p', 'recipe': 'recipe.name',
+                  'recipe_kwargs': 'recipe.params', 'many': 'many', 'few': 'few', 'precision': 'schedule.precision', 'cbs': 'the run'}
+
+def _check_model_kwargs(cfg:RunConfig):
+    "`model.kwargs` names arguments of the modality's learner that the config does not set elsewhere; checked before anything is built"
+    if not cfg.model.kwargs: return
+    fn = get_modality(cfg.data.modality).learner_fn
+    ps = inspect.signature(fn).parameters
+    if any(q.kind == q.VAR_KEYWORD for q in ps.values()): ps = {}   # passes anything on: only the config's own keys are refused
+    for k in cfg.model.kwargs:
+        if k in _SET_BY_CONFIG: raise ConfigError(f"model.kwargs.{k}: set by {_SET_BY_CONFIG[k]} of the config; drop it from model.kwargs")
+        if ps and k not in ps:
+            close = difflib.get_close_matches(k, [n for n in ps if n not in _SET_BY_CONFIG], n=2)
+            raise ConfigError(f"model.kwargs.{k}: {fn.__name__} has no argument {k!r}" + (f" (did you mean {' or '.join(close)}?)" if close else '')
+                              + f"; its arguments: {', '.join(n for n in ps if n not in _SET_BY_CONFIG)}")
+
 def build_learner(cfg:RunConfig,  # the run's config
                   dls,            # its loaders (`build_dls`)
                   cbs=None        # more callbacks (checkpoints, a pruning callback...)
                  ):
     "The learner a config describes, on `dls`: its modality's learner, with the recipe and schedule of the config"
     m, r, sc = cfg.model, cfg.recipe, cfg.schedule
+    _check_model_kwargs(cfg)
     cbs = list(L(cbs))
     if sc.unfreeze_epoch is not None:
         from lt_fastai.callbacks import GradualUnfreeze
@@ -227,6 +244,7 @@ def run_experiment(config,                 # a YAML file, a dict or a `RunConfig
                   ) -> dict:
     "Train the run a config describes; write its folder (config, versions, metrics, per-class report, plot, learner, log)"
     cfg = load_config(config, overrides)
+    _check_model_kwargs(cfg)                     # a typo answered before the loaders are built
     out = _run_folder(out, resume)
     work = out.with_name(out.name + '.partial')
     ckpt = work / 'checkpoint.pth'
@@ -330,11 +348,14 @@ def predict_run(run_dir,     # a finished run folder (holds `learner.pkl`)
         if any(i.suffix != '.npy' for i in items):
             raise ValueError("this run was trained on arrays in memory: give .npy files, each one item or a batch of items")
         shape = tuple(learn.dls.valid.dataset.tensors[0].shape[1:])   # one input item (the exported loaders keep an empty array)
+        like = lambda a: type(learn.dls)._like(torch.as_tensor(a), shape).numpy()   # channels last moved as `test_dl` does
         arrs, names = [], []
         for i in items:
             a = np.load(i)
             if a.shape == shape: a, nm = a[None], [i.name]                                   # one item, no batch axis
             elif a.shape[1:] == shape: nm = [f"{i.name}[{k}]" for k in range(len(a))]        # a batch of items
+            elif like(a[None]).shape[1:] == shape: a, nm = like(a[None]), [i.name]          # one item, channels last
+            elif a.ndim > 1 and like(a).shape[1:] == shape: a, nm = like(a), [f"{i.name}[{k}]" for k in range(len(a))]
             else: raise ValueError(f"{i}: an array of shape {a.shape}, but this run's items have shape {shape}: give one "
                                    f"item of shape {shape}, or a batch of shape (N, {', '.join(map(str, shape))})")
             arrs.append(a); names += nm

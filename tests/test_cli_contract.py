@@ -72,6 +72,9 @@ CASES = [
     ('train', ['{d}/ok.yaml', 'model.pretrained={d}/junk.pth'], 1, 'cannot read weights from'),
     ('train', ['{d}/ok.yaml', 'model.pretrained={d}/other.pth'], 1, 'do not fit SmallCNN'),
     ('train', ['{d}/ok.yaml', 'model.arch=resnet18x'], 1, "similar names: ['resnet18'"),
+    ('train', ['{d}/ok.yaml', 'model.kwargs.nope=3'], 2, "model.kwargs.nope: lt_vision_learner has no argument 'nope'"),
+    ('train', ['{d}/ok.yaml', '--out', '{d}/r', 'x.yaml'], 2, 'unrecognized arguments: x.yaml'),
+    ('train', ['{d}/ok.yaml', '--out', '{d}/r', 'schedule.epochs=1', '--bad=1'], 2, 'key=value overrides are taken by train, cv and tune'),
     ('train', ['{d}/ok.yaml', 'schedule.lr=10', 'schedule.epochs=3'], 3, 'training diverged at epoch 1'),
     ('cv', ['{d}/missing.yaml'], 2, 'no such config file'),
     ('cv', ['{d}/ok.yaml', '--folds', '1'], 2, '--folds must be at least 2'),
@@ -140,3 +143,29 @@ def test_predict_one_item_a_batch_and_several_files(ws):
     code, out, err = run_main('predict', ws / 'run', ws / 'one.npy', ws / 'one.npy', ws / 'two.npy')
     assert code == 0, err
     assert [l.split()[0] for l in out.splitlines()[1:]] == ['one.npy', 'one.npy', 'two.npy[0]', 'two.npy[1]'], out
+
+def test_overrides_may_follow_the_options(ws):
+    "`train CONFIG --out R key=value` takes the override (argparse alone calls it unrecognized)"
+    code, _, err = run_main('train', ws / 'ok.yaml', '--out', ws / 'run', 'seed=7')
+    assert code == 2 and 'holds a finished run' in one_line(err)            # parsed, then refused for the folder, not the override
+    code, _, err = run_main('train', ws / 'ok.yaml', '--out', ws / 'run', 'data.bz=8')
+    assert code == 2 and 'unknown key data.bz' in one_line(err)             # the late override is read and checked
+
+def test_resume_of_a_finished_run_says_so(ws):
+    "`--resume` of a finished run leaves its files alone, says it was finished, and prints its metrics"
+    before = {p.name: p.stat().st_mtime_ns for p in (ws / 'run').iterdir()}
+    code, out, err = run_main('train', ws / 'ok.yaml', '--out', ws / 'run', '--resume')
+    assert code == 0, err
+    assert 'already finished' in out and 'Wrote' not in out and 'metrics:' in out, out
+    assert {p.name: p.stat().st_mtime_ns for p in (ws / 'run').iterdir()} == before
+
+def test_predict_channels_last_items(ws):
+    "An item or a batch stored channels last, (8, 8, 1) for items (1, 8, 8), is taken as `test_dl` takes it"
+    from lt_fastai.datasets import example_dataset
+    x = example_dataset('digits', imb_ratio=100, seed=0)['test'][0][:3].numpy()
+    np.save(ws / 'first.npy', x[0]); np.save(ws / 'last.npy', x[0].transpose(1, 2, 0)); np.save(ws / 'lastb.npy', x[1:].transpose(0, 2, 3, 1))
+    code, out, err = run_main('predict', ws / 'run', ws / 'first.npy', ws / 'last.npy', ws / 'lastb.npy')
+    assert code == 0, err
+    rows = [l.split() for l in out.splitlines()[1:]]
+    assert [r[0] for r in rows] == ['first.npy', 'last.npy', 'lastb.npy[0]', 'lastb.npy[1]'], out
+    assert rows[0][1:] == rows[1][1:], out

@@ -38,6 +38,22 @@ def _decoders() -> list:
     "audioread's decoders (ffmpeg, GStreamer, Core Audio) without its raw reader, which reads no file libsndfile refuses and leaves the file open when a header is cut short"
     return [b for b in audioread.available_backends() if b.__module__ != 'audioread.rawread']
 
+def _wav_truncation(fn) -> str:
+    "Why a RIFF/WAVE file `fn` is cut short — its 'data' chunk declares more bytes than the file holds — or None; RF64 and other formats, and streaming sizes (0, 0xFFFFFFFF), are not judged"
+    import struct
+    with open(fn, 'rb') as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b'RIFF' or head[8:12] != b'WAVE': return None
+        size, pos = Path(fn).stat().st_size, 12
+        while pos + 8 <= size:
+            f.seek(pos); cid, n = struct.unpack('<4sI', f.read(8))
+            if cid == b'data':
+                if n in (0, 0xFFFFFFFF): return None
+                held = size - pos - 8
+                return f"truncated: the header declares {n} bytes of samples, the file holds {held}" if held < n else None
+            pos += 8 + n + (n & 1)
+    return None
+
 def _read_librosa(fn, first_error):
     "Decode `fn` with librosa (audioread's decoders) after soundfile failed with `first_error`; the file is closed whatever happens"
     try:
@@ -59,6 +75,7 @@ def read_audio(fn,                # path of an audio file (wav, flac, ogg, mp3; 
     if not fn.exists(): raise FileNotFoundError(f"audio file {fn} does not exist")
     if not fn.is_file(): raise ValueError(f"audio file {fn} is not a file")
     if fn.stat().st_size == 0: raise ValueError(f"audio file {fn} is empty (0 bytes)")
+    if (why := _wav_truncation(fn)): raise ValueError(f"audio file {fn} is {why}")
     try:
         y, file_sr = sf.read(fn, dtype='float32', always_2d=True)
         y = y.T
@@ -405,10 +422,11 @@ def lt_audio_datablock(sr:int=16000,           # sample rate recordings are resa
 
 # %% ../../nbs/24_audio.data.ipynb #9c2c30a0
 def check_audio_file(fn) -> dict:
-    "The header of a recording: its sample rate, frames and channels; an error naming the file if it is missing, empty, unreadable or has no samples"
+    "The header of a recording: its sample rate, frames and channels; an error naming the file if it is missing, empty, unreadable, cut short (a wav whose header declares more samples than it holds) or has no samples"
     fn = Path(fn)
     if not fn.is_file(): raise FileNotFoundError(f"audio file {fn} does not exist")
     if fn.stat().st_size == 0: raise ValueError(f"audio file {fn} is empty (0 bytes)")
+    if (why := _wav_truncation(fn)): raise ValueError(f"audio file {fn} is {why}")
     try: info = sf.info(str(fn)); sr, frames, ch = info.samplerate, info.frames, info.channels
     except (sf.SoundFileError, RuntimeError):
         with warnings.catch_warnings():

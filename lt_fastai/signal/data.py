@@ -7,6 +7,7 @@ Docs: https://lt-fastai.github.io/lt_fastai/signal.data.html.md"""
 # %% ../../nbs/28_signal.data.ipynb #7200140b
 from __future__ import annotations
 import math
+import warnings
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -114,7 +115,7 @@ def read_signals(fn,                  # .npy, .npz, .h5/.hdf5, .mat, or a UCR-st
                  key:str=None,        # array name (npz, mat) or dataset path (h5, mat v7.3); None: the only one
                  label_key:str=None,  # name or path of the labels in the same file (npz, h5, mat)
                  mmap:bool=False,     # .npy: memory-map instead of reading; .h5: return the open dataset (lazy)
-                 channels_last:bool=False, # the signals are stored (…, length, channels), as MATLAB and Keras often do
+                 channels_last:bool=None, # True: stored (…, length, channels), as MATLAB and Keras often do; None (undeclared) or False: (…, channels, length)
                  ragged:str='error',  # text tables with lines of unequal length: 'error', or pad the short ones with 'nan' or 'zeros'
                 ):
     "Signals (and labels, for text tables or with `label_key`) from one file: (array, labels or None)"
@@ -172,6 +173,14 @@ def check_signal(x, where='signal', length=None) -> np.ndarray:
         raise ValueError(f"{where} contains NaN or inf (first at channel {ch}, sample {t})")
     return np.ascontiguousarray(a, dtype=np.float32)
 
+def _layout_warning(shape, what, channels_last):
+    "Warn when the layout is undeclared (`channels_last=None`) and the channel axis is longer than the length axis"
+    if channels_last is not None or len(shape) < 2 or shape[-2] <= shape[-1]: return
+    n = 'N, ' if len(shape) == 3 else ''
+    warnings.warn(f"{what} have shape {tuple(shape)}, read as ({n}channels, length): {shape[-2]} channels of {shape[-1]} samples. "
+                  f"If they are stored ({n}length, channels), pass channels_last=True; channels_last=False declares "
+                  f"({n}channels, length) and silences this warning", stacklevel=3)
+
 # %% ../../nbs/28_signal.data.ipynb #80d00b89
 def stack_signals(xs,                 # an array (N, C, L), (N, L), complex (N, L) / (N, C, L), or a list of signals
                   length:int=None,    # pad (zeros, at the end) or crop (centre) every signal to this length
@@ -228,7 +237,7 @@ class IndexedSignals:
     def __init__(self,
                  fn,                   # a .npy or .h5/.hdf5 file of signals (N, C, L) or (N, L)
                  key:str=None,         # dataset path in an HDF5 file
-                 channels_last:bool=False # stored as (N, L, C)
+                 channels_last:bool=None # True: stored as (N, L, C); None (undeclared, warns when C > L) or False: (N, C, L)
                 ):
         self.fn, self.key, self.channels_last, self._a = Path(fn), key, channels_last, None
         if self.fn.suffix.lower() not in ('.npy', *_H5):
@@ -236,6 +245,7 @@ class IndexedSignals:
         a = self._arr
         if len(a.shape) not in (2, 3): raise ValueError(f"{_where(self.fn, key)} has shape {tuple(a.shape)}: expected (N, channels, length) or (N, length)")
         if a.shape[0] == 0: raise ValueError(f"{_where(self.fn, key)} holds no signals")
+        if len(a.shape) == 3: _layout_warning(a.shape, f"the signals of {_where(self.fn, key)}", channels_last)
 
     @property
     def _arr(self):
@@ -264,7 +274,7 @@ class SignalReader(DisplayedTransform):
     def __init__(self,
                  key:str=None,             # array name or dataset path inside each file
                  source:IndexedSignals=None, # where integer items point to (one file holding many signals)
-                 channels_last:bool=False  # files store (length, channels)
+                 channels_last:bool=None   # True: files store (length, channels); None or False: (channels, length)
                 ):
         store_attr()
     def encodes(self, o) -> TensorSignal:
@@ -283,7 +293,7 @@ class SignalReader(DisplayedTransform):
 def LTSignalBlock(key:str=None,               # array name or dataset path inside each file
                 source:IndexedSignals=None, # the file integer items index into
                 length:int=None,            # crop (random in training, centre in validation) or pad every signal to this
-                channels_last:bool=False    # files store (length, channels)
+                channels_last:bool=None     # True: files store (length, channels); None or False: (channels, length)
                ) -> TransformBlock:
     "A `TransformBlock` reading signals with `SignalReader`, cropped or padded to `length` item by item"
     return TransformBlock(type_tfms=SignalReader(key, source, channels_last),
@@ -415,7 +425,7 @@ def lt_signal_datablock(key:str=None,         # array name or dataset path insid
                         source:IndexedSignals=None, # the file integer items index into
                         length:int=None,      # crop (random in training, centre in validation) or pad every signal to this
                         normalize=True,       # per-item standardisation (`NormalizeSignal`), a transform, or False
-                        channels_last:bool=False, # files store (length, channels)
+                        channels_last:bool=None, # True: files store (length, channels); None (undeclared) or False: (channels, length)
                         **kwargs
                        ) -> DataBlock:
     "A DataBlock of (signal, [categorical codes], [continuous values]) -> label(s), read item by item"
@@ -437,7 +447,6 @@ class LTSignalDataLoaders(LTDataLoaders):
         if x.ndim != 3: raise ValueError(f"{where}: signals must be (N, channels, length) or (N, length), got shape {tuple(x.shape)}")
         if not x.is_floating_point(): x = x.float()
         return TensorSignal(x)
-
     @classmethod
     def _array_tfms(cls, x, length:int=None, normalize=True, augment=None) -> list:
         return _signal_tfms(length, normalize, augment, crop=length is not None and x.shape[-1] != length)
@@ -462,9 +471,9 @@ class LTSignalDataLoaders(LTDataLoaders):
             one = lambda s: torch.from_numpy(stack_signals(last(s) if channels_last else s, length if isinstance(s, (list, tuple)) else None, where))
             return tuple([one(a[0]), *a[1:]]) if isinstance(a, tuple) else one(a)
         x = prep(x, 'training signals' if x_valid is not None else 'signals')
+        _layout_warning(tuple((x[0] if isinstance(x, tuple) else x).shape), 'the signals', channels_last)
         if x_valid is not None: x_valid = prep(x_valid, 'validation signals')
         return LTDataLoaders.from_arrays.__func__(cls, x, y, x_valid, y_valid, length=length, normalize=normalize, augment=augment, **kwargs)
-
     @classmethod
     def _from_file(cls, path, **kwargs): return cls.from_files(path, **kwargs)
 
@@ -472,21 +481,23 @@ class LTSignalDataLoaders(LTDataLoaders):
     def _file_kwargs(cls, files, db_kw, check=True, skip=False):
         "Every file read and checked as one signal (in full at any depth: a signal file's header tells too little); their channels must agree, and so must their lengths unless `length` is given"
         if check_depth(check, len(files)) is None: return {}
-        read = lambda f: check_signal(read_signals(f, db_kw.get('key'), channels_last=db_kw.get('channels_last', False))[0], _where(f, db_kw.get('key')))
+        read = lambda f: check_signal(read_signals(f, db_kw.get('key'), channels_last=db_kw.get('channels_last'))[0], _where(f, db_kw.get('key')))
         got = check_files(files, lambda f: read(f).shape, 'signal files', skip=skip)
         bad = [i for i, o in enumerate(got) if o is None]
         shapes = [s for s in got if s is not None]
         chans = {s[0] for s in shapes}
+        if shapes: _layout_warning(shapes[0], 'the signal files', db_kw.get('channels_last'))
         if len(chans) > 1: raise ValueError(f"the signal files have different numbers of channels: {sorted(chans)}")
         lens = {s[-1] for s in shapes}
         if len(lens) > 1 and db_kw.get('length') is None:
             raise ValueError(f"the signal files have different lengths ({min(lens)} to {max(lens)} samples): give `length=` to crop or pad them to one")
         return {'_bad': bad}
 
-# %% ../../nbs/28_signal.data.ipynb #199a6b0e
+# %% ../../nbs/28_signal.data.ipynb #d9f68c59
 def _check_signal_files(items, key, channels_last):
     "Every file of a lazy list read once and checked (`check_files` of the module, which `from_files`' argument hides)"
-    check_files(items, lambda f: check_signal(read_signals(f, key, channels_last=channels_last)[0], _where(f, key)).shape, 'signal files')
+    shapes = check_files(items, lambda f: check_signal(read_signals(f, key, channels_last=channels_last)[0], _where(f, key)).shape, 'signal files')
+    if shapes: _layout_warning(shapes[0], 'the signal files', channels_last)
 
 class _IndexLabel:
     "Picklable get_y: the label of an item (an index into a file, or a file name)"
@@ -495,6 +506,7 @@ class _IndexLabel:
         self.pos = None if items is None else {it: i for i, it in enumerate(items)}
     def __call__(self, o): return self.labels[int(o) if self.pos is None else self.pos[str(o)]]
 
+# %% ../../nbs/28_signal.data.ipynb #199a6b0e
 @patch(cls_method=True)
 @delegates(lt_signal_datablock, but=['get_items', 'get_x', 'get_y', 'splitter', 'source', 'key', 'channels_last', 'cat_names', 'cont_names'])
 def from_files(cls:LTSignalDataLoaders,
@@ -506,7 +518,7 @@ def from_files(cls:LTSignalDataLoaders,
                length:int=None,      # crop or pad every signal to this length
                valid_pct:float=0.2,  # fraction of a stratified validation split
                seed:int=None,        # seed of the split
-               channels_last:bool=False, # the files store (…, length, channels)
+               channels_last:bool=None,  # True: the files store (…, length, channels); None (undeclared, warns when channels > length) or False: (…, channels, length)
                ragged:str='error',   # a text table with lines of unequal length: 'error', or pad them with 'nan' or 'zeros'
                check_files=True,     # lazy reading: every signal read once before training (True), or only the file's shape ('header'/False)
                sampler=None, bs:int=64,
@@ -525,7 +537,8 @@ def from_files(cls:LTSignalDataLoaders,
         x, lab = read_signals(source, key, label_key, channels_last=channels_last, ragged=ragged)
         labels = labels if labels is not None else lab
         if labels is None: raise ValueError(f"{source}: no labels: give `labels=` or `label_key=`")
-        return cls.from_arrays(x, labels, valid_pct=valid_pct, seed=seed, length=length, sampler=sampler, bs=bs, **kwargs)
+        return cls.from_arrays(x, labels, valid_pct=valid_pct, seed=seed, length=length, sampler=sampler, bs=bs,
+                               channels_last=None if channels_last is None else False, **kwargs)
     else:
         items = [str(f) for f in source]
         if not items: raise ValueError("no signal files")
@@ -534,7 +547,8 @@ def from_files(cls:LTSignalDataLoaders,
         if not lazy:
             x = [check_signal(read_signals(f, key, channels_last=channels_last)[0], _where(f, key)) for f in items]
             if labels is None: raise ValueError("give one label per file (`labels=`)")
-            return cls.from_arrays(x, labels, valid_pct=valid_pct, seed=seed, length=length, sampler=sampler, bs=bs, **kwargs)
+            return cls.from_arrays(x, labels, valid_pct=valid_pct, seed=seed, length=length, sampler=sampler, bs=bs,
+                               channels_last=None if channels_last is None else False, **kwargs)
     if labels is None: raise ValueError("no labels: give `labels=` (or `label_key=` for a file of many signals)")
     labels = list(np.asarray(labels))
     if len(labels) != len(items): raise ValueError(f"got {len(labels)} labels for {len(items)} signals")
