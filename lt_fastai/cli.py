@@ -82,10 +82,12 @@ def plot_demo(res:dict, cols:int=4):
 
 # %% ../nbs/46_cli.ipynb #2aa53b2e
 EXIT_CODES = {0: "success",
-              1: "the command failed on what it read or built: data or items that cannot be used, an unknown architecture or "
-                 "metric, weights that do not fit; a missing optional dependency; an unexpected error",
-              2: "a bad command line or config, refused before anything trains: an unknown key or a bad value, a config, run "
-                 "folder, item or weights file that does not exist, an output folder that cannot be used",
+              1: "refused or failed while the data, model and recipe are built from the config, or while they train: data or "
+                 "items that cannot be used, an unknown architecture, metric, sampler or recipe parameter, shot thresholds or a "
+                 "schedule the run cannot take, weights that do not fit; a missing optional dependency; an unexpected error",
+              2: "the command line or the config itself, refused before anything is built: an unknown section or key (model.kwargs "
+                 "included), a value of the wrong type, a config, run folder, item or weights file that does not exist, an output "
+                 "folder that cannot be used, a resume with another config",
               3: "training diverged (`DivergenceGuard`): lower the learning rate",
               130: "interrupted (Ctrl-C); a run keeps its checkpoint"}   # what the exit status of `lt-fastai` means
 
