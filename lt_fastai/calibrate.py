@@ -40,6 +40,10 @@ def _check_inputs(probs, targets, n_bins=15):
         raise ValueError(f"probs must be probabilities in [0, 1], got {p[r, c]:.4g} at row {r}, class {c}: "
                          "apply the softmax (or sigmoid) to logits first")
     multi = t.ndim == 2
+    if not multi and np.abs(p.sum(1) - 1).max() > 1e-3:
+        r = int(np.abs(p.sum(1) - 1).argmax())
+        raise ValueError(f"single-label probs must sum to 1 over the classes, but row {r} sums to {p[r].sum():.4g}: apply the "
+                         "softmax to logits (sigmoid outputs are for multi-hot targets)")
     if multi:
         if t.shape != p.shape: raise ValueError(f"multi-hot targets of shape {t.shape} do not match probs of shape {p.shape}")
         if ((t != 0) & (t != 1)).any(): raise ValueError("multi-label targets must hold only 0 and 1")
@@ -285,9 +289,9 @@ def fit_vector_scaling(learn:Learner,   # a trained multi-label learner (sigmoid
     C = z.shape[-1]
     z, t = z.reshape(-1, C).double(), t.reshape(-1, C).double()
     y = _platt_targets(t) if smooth else t
-    x = _fit_log_scale(lambda v: F.binary_cross_entropy_with_logits(z * v[:C] + v[C:], y),
-                       torch.cat([torch.ones(C), torch.zeros(C)]), max_iter)
-    a, b = x[:C], x[C:]
+    # the scale is fitted as its log: it stays positive, so calibration never reverses the order of a label's scores
+    x = _fit_log_scale(lambda v: F.binary_cross_entropy_with_logits(z * v[:C].exp() + v[C:], y), torch.zeros(2 * C), max_iter)
+    a, b = x[:C].exp(), x[C:]
     rows = {k: dict(bce=F.binary_cross_entropy_with_logits(s, t).item(), **calibration_errors(torch.sigmoid(s), t, n_bins))
             for k, s in (('before', z), ('after', z * a + b))}
     s = float(getattr(learn.loss_func, 'logit_scale', 1.))    # the head sees the model's output: scale the bias back

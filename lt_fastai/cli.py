@@ -137,7 +137,8 @@ def _run_parsers(sub):
         s.add_argument('overrides', nargs='*', help="dotted overrides, e.g. recipe.name=ldam_drw schedule.lr=3e-3 (before or after the options)")
         s.add_argument('--out', default=None, help="the run folder (default: runs/<config name>[-cv|-tune])")
         s.add_argument('--threads', type=int, default=1, help="CPU threads for torch")
-        if name == 'train': s.add_argument('--resume', action='store_true', help="continue an interrupted run from its checkpoint")
+        if name in ('train', 'cv'): s.add_argument('--resume', action='store_true', help="continue an interrupted run from its checkpoint"
+                                                   + (" (finished folds are kept)" if name == 'cv' else ''))
         if name == 'cv': s.add_argument('--folds', type=int, default=5, help="number of folds")
         if name == 'tune':
             s.add_argument('--trials', type=int, default=20, help="trials this worker runs")
@@ -343,7 +344,7 @@ def _run_command(a, cfg) -> int:
         print(f"\n{key} metrics:", ', '.join(f"{k} {v:.3f}" for k, v in res[key].items() if v is not None))
     elif a.command == 'cv':
         out = Path(a.out or f'runs/{stem}-cv')
-        print(cross_validate(cfg, out, folds=a.folds).to_string(float_format=lambda v: f"{v:.3f}"))
+        print(cross_validate(cfg, out, folds=a.folds, resume=a.resume).to_string(float_format=lambda v: f"{v:.3f}"))
     else:
         out = Path(a.out or f'runs/{stem}-tune')
         st = tune(cfg, out, trials=a.trials, storage=a.storage, study=a.study)

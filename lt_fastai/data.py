@@ -607,7 +607,16 @@ def lt_dataloaders(self:Datasets,
     if not isinstance(bs, (int, np.integer)) or bs < 1: raise ValueError(f"bs must be a positive int, got {bs!r}")
     check_loader_kwargs(kwargs)
     first = dict(sampler=sampler, wgts=wgts, epoch_len=epoch_len, cap=cap)
-    return self.dataloaders(bs=bs, dl_type=WeightedTfmdDL, dl_kwargs=[first] + [dict(sampler=None, wgts=None)] * (self.n_subsets - 1), **kwargs)
+    dls = self.dataloaders(bs=bs, dl_type=WeightedTfmdDL, dl_kwargs=[first] + [dict(sampler=None, wgts=None)] * (self.n_subsets - 1), **kwargs)
+    _warn_no_batch(dls.train)
+    return dls
+
+def _warn_no_batch(dl):
+    "Say so when a training loader has no batch (more items per batch than it draws per epoch): any fit would stop at once"
+    n = getattr(dl, 'n', None)
+    if n is not None and getattr(dl, 'drop_last', False) and n < dl.bs:
+        warnings.warn(f"bs={dl.bs} is more than the {n} training items an epoch draws: the last incomplete batch is dropped, so "
+                      "training has no batch; lower bs (or raise epoch_len)")
 
 # %% ../nbs/01_data.ipynb #b0a7d25d
 @patch
@@ -1464,6 +1473,7 @@ def in_memory_dls(x_train,            # training inputs: an array/tensor, or a t
     dl = InMemoryDL(trn, bs=bs, shuffle=True, drop_last=True, sampler=sampler, wgts=wgts, n_inp=n_inp,
                     vocab=vocab, n_classes=n, device=device, split_idx=0, **kwargs)
     vdl = dl.new(val, bs=ifnone(val_bs, bs), shuffle=False, drop_last=False, wgts=None, sampler=None, split_idx=1)
+    _warn_no_batch(dl)
     if isinstance(dl.after_batch, Pipeline):   # set up the batch transforms (e.g. statistics) on training batches
         vdl.after_batch = dl.after_batch
         dl.after_batch.setup(dl)

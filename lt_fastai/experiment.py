@@ -369,7 +369,7 @@ def predict_run(run_dir,     # a finished run folder (holds `learner.pkl`)
     return pd.DataFrame({'item': names, 'prediction': [np.flatnonzero(d.reshape(-1, d.shape[-1]).any(0).numpy()).tolist() for d in dec]})
 
 
-# %% ../nbs/41_experiment.ipynb #5f141383
+# %% ../nbs/41_experiment.ipynb #6d9b7011
 def _fold_labels(cfg):
     "Labels of every item the folds split, and how a fold's indices become loaders"
     if cfg.data.dataset is not None:   # the long-tailed training items only: the balanced validation and test splits stay out
@@ -394,12 +394,18 @@ def _study_folder(out, own:tuple) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     return out
 
+# %% ../nbs/41_experiment.ipynb #5f141383
 def cross_validate(config, out, folds:int=5, overrides=None, resume:bool=False) -> pd.DataFrame:
     "Stratified k-fold (iterative for multi-label): a run folder per fold and a summary of mean ± std per metric"
     cfg = load_config(config, overrides)
     if not isinstance(folds, int) or folds < 2: raise ConfigError(f"folds must be an int of at least 2, got {folds!r}")
     out = _study_folder(out, ('fold', '.fold', 'folds.csv', 'summary.csv', 'config.yaml'))
     y, df = _fold_labels(cfg)
+    if folds > len(y): raise ConfigError(f"folds={folds} is more than the {len(y)} items the folds are drawn from")
+    done = [d.name for d in sorted(out.glob('fold*')) if d.is_dir()]
+    if done and not resume:
+        raise FileExistsError(f"{out} holds a cross-validation already ({', '.join(done)}): continue an interrupted one with "
+                              "--resume (resume=True), or choose another folder")
     splitters = stratified_kfold(y, n_splits=folds, seed=cfg.data.split_seed)
     rows = []
     counts = pd.Series(y).value_counts() if df is None else None
@@ -410,14 +416,16 @@ def cross_validate(config, out, folds:int=5, overrides=None, resume:bool=False) 
         trn, val = sp(list(range(len(y))))
         if rare:    # keep the long tail the config describes: a class too rare to fold stays in training
             trn = sorted(trn + [i for i in val if y[i] in rare]); val = [i for i in val if y[i] not in rare]
-        if df is None: res = run_experiment(cfg, out / f'fold{k}', splitter=(trn, val), resume=resume)
+        # a fold is resumed where it has a finished folder or a checkpoint; a fold never started starts now
+        go_on = resume and ((out / f'fold{k}').exists() or (out / f'fold{k}.partial' / 'checkpoint.pth').exists())
+        if df is None: res = run_experiment(cfg, out / f'fold{k}', splitter=(trn, val), resume=go_on)
         else:
             d = df.assign(_lt_valid=np.isin(np.arange(len(df)), val))
             tmp = out / f'.fold{k}.csv'
             write_atomic(tmp, d.to_csv(index=False).encode())
             c = cfg.model_copy(deep=True)
             c.data.source = str(tmp); c.data.kwargs = {**c.data.kwargs, 'valid_col': '_lt_valid'}
-            res = run_experiment(c, out / f'fold{k}', resume=resume)
+            res = run_experiment(c, out / f'fold{k}', resume=go_on)
         rows.append({'fold': k, **{f'valid_{m}': v for m, v in res['valid'].items()},
                      **({f'test_{m}': v for m, v in res['test'].items()} if res.get('test') else {})})
     tab = pd.DataFrame(rows).set_index('fold')

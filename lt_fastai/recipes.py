@@ -376,6 +376,8 @@ def lift(r:int=8, alpha:float=None, tau:float=1., init:str='probe', train_norm:b
 def auto(candidates=None, eta:int=3, budget:int=None, metric:str='balanced_accuracy', combine:str='ensemble', prune:float=2.):
     "trains strong recipes and schedules (successive halving within a budget), then averages the last round's calibrated probabilities or keeps its best on validation (`lt_fastai.auto`)"
     if combine not in ('ensemble', 'best'): raise ValueError(f"combine must be 'ensemble' or 'best', got {combine!r}")
+    from lt_fastai.metrics import LT_METRIC_KEYS   # (checked here, not after the first candidate has trained)
+    if metric not in LT_METRIC_KEYS: raise ValueError(f"unknown metric {metric!r} for 'auto' to choose by; the metrics: {', '.join(LT_METRIC_KEYS)}")
     if prune is not None and (isinstance(prune, bool) or not isinstance(prune, (int, float)) or not prune >= 0):
         raise ValueError(f"prune must be a number of standard errors >= 0, or None, got {prune!r}")
     return Recipe('auto', auto=dict(candidates=candidates, eta=eta, budget=budget, metric=metric, combine=combine, prune=prune))

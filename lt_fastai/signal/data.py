@@ -526,6 +526,8 @@ def from_files(cls:LTSignalDataLoaders,
               ) -> LTSignalDataLoaders:
     "Signal loaders from files holding many signals (or a list of files, one signal each); in memory or read lazily"
     check_split_args(valid_pct, seed)
+    if not lazy:   # in memory, `from_arrays` reads label lists and multi-hot rows by themselves: the block's flags are not needed
+        for k in ('multilabel', 'encoded'): kwargs.pop(k, None)
     many = isinstance(source, (str, Path))
     src = None
     if many and lazy:

@@ -24,7 +24,7 @@ from fastai.torch_core import TensorBase, TensorImage
 from fastai.vision.data import get_grid
 from fastai.vision.augment import RandTransform, aug_transforms
 from fastai.data.block import TransformBlock, DataBlock
-from ..data import LTDataLoaders, lt_datablock, multilabel_split, check_split_args, df_column, check_files, check_depth
+from ..data import LTDataLoaders, lt_datablock, multilabel_split, check_split_args, df_column, check_files, check_depth, InMemoryDL
 from ..core import missing_extra
 try: import av
 except ModuleNotFoundError as e: raise missing_extra(e, 'video', 'lt_fastai.video') from None
@@ -33,7 +33,7 @@ except ModuleNotFoundError as e: raise missing_extra(e, 'video', 'lt_fastai.vide
 __all__ = ['VIDEO_EXTS', 'FRAME_EXTS', 'write_video', 'TensorClip', 'VideoInfo', 'video_info', 'check_clip', 'clip_indices',
            'read_clip', 'VideoReader', 'ClipToFloat', 'ClipAugment', 'clip_augment', 'read_events', 'events_to_frames',
            'TensorFrameTargets', 'FrameLabels', 'frame_labels', 'AlignFrameTargets', 'SidecarEvents', 'LTVideoBlock',
-           'FrameTargetBlock', 'show_batch', 'lt_video_datablock', 'get_clips', 'LTVideoDataLoaders']
+           'FrameTargetBlock', 'show_batch', 'lt_video_datablock', 'get_clips', 'FrameTargetsDL', 'LTVideoDataLoaders']
 
 # %% ../../nbs/33_video.data.ipynb #711efe88
 def write_video(fn,                   # file to write (.mkv for 'ffv1', .mp4 for 'libx264'/'mpeg4')
@@ -598,6 +598,31 @@ def _say_padding(files, infos, db_kw):
     warnings.warn(f"{len(short)} of {len(files)} clips have fewer frames than a window of {span} (n_frames={n}, stride={stride}), "
                   f"e.g. {short[0][0]} ({short[0][1]} frames): {how} (pad={pad!r}; pad='error' refuses them)")
 
+# %% ../../nbs/33_video.data.ipynb #ce395959
+def _say_clip_layout(s, where):
+    "Warn when clips of shape `s`, read as (N, T, C, H, W), look like (N, C, T, H, W): the shape cannot always tell, so it is a warning"
+    t, c = s[1], s[2]
+    if (c not in (1, 3, 4) and t in (1, 3, 4)) or (t in (1, 3) and c == 4):
+        warnings.warn(f"{where}: clips of shape {s} are read as (N, T, C, H, W), {t} frames of {c} channels; if they are "
+                      f"(N, C, T, H, W) ({t} channels, {c} frames), pass x.transpose(0, 2, 1, 3, 4) (channels-first clips, "
+                      "as PyTorchVideo and torchvision's video models take them, must be moved to (N, T, C, H, W))")
+
+
+# %% ../../nbs/33_video.data.ipynb #aed80e7e
+class FrameTargetsDL(InMemoryDL):
+    "`InMemoryDL` of frame-level targets (N, T, C): a target or a decoded prediction is decoded frame by frame (what `Learner.predict` shows)"
+    def decode_target(self, y):
+        "A (T, C) target as a list per frame of the class names present; other targets as `InMemoryDL` decodes them"
+        y = y.detach().cpu() if isinstance(y, torch.Tensor) else torch.as_tensor(y)
+        return [super(FrameTargetsDL, self).decode_target(r) for r in y] if y.ndim == 2 else super().decode_target(y)
+
+def _frame_level_dls(dls):
+    "In-memory loaders `dls` of frame-level targets, their loaders made `FrameTargetsDL`s (so `test_dl` and `predict` decode frames)"
+    if isinstance(dls.train, InMemoryDL) and dls.train.dataset.tensors[-1].ndim == 3:
+        for dl in dls.loaders: dl.__class__ = FrameTargetsDL
+    return dls
+
+
 # %% ../../nbs/33_video.data.ipynb #9278ae46
 class _IndexSplitter:
     "Picklable splitter returning precomputed (train, valid) indices"
@@ -625,8 +650,9 @@ class LTVideoDataLoaders(LTDataLoaders):
 
     @classmethod
     def _check_x(cls, x, where):
-        "Clips (N, T, C, H, W) as a `TensorClip` batch; integer frames as uint8 (0-255), which `ClipToFloat` scales"
-        return TensorClip(cls._pixels(super()._check_x(x, where), where))
+        "Clips (N, T, C, H, W) as a `TensorClip` batch; integer frames as uint8 (0-255), which `ClipToFloat` scales; a shape that looks (N, C, T, H, W) is named"
+        x = super()._check_x(x, where); _say_clip_layout(tuple(x.shape), where)
+        return TensorClip(cls._pixels(x, where))
 
     @classmethod
     def _array_tfms(cls, x, augment=None) -> list: return [ClipToFloat()] + list(L(augment))
@@ -653,7 +679,7 @@ class LTVideoDataLoaders(LTDataLoaders):
         "In-memory clip loaders: one indexing operation per batch, clip-consistent augmentation on the batch"
         dls = LTDataLoaders.from_arrays.__func__(cls, x, y, x_valid, y_valid, augment=augment, **kwargs)
         dls.fps = fps
-        return dls
+        return _frame_level_dls(dls)
 
 # %% ../../nbs/33_video.data.ipynb #a973801e
 def _with_additions(f, shared):
