@@ -623,6 +623,21 @@ def _frame_level_dls(dls):
     return dls
 
 
+# %% ../../nbs/33_video.data.ipynb #f17d2106
+def _one_frame_size(files, infos):
+    "Clips read without `size` must share one frame size: collating them would fail at the first batch"
+    sizes = {(o.height, o.width): f for f, o in zip(files, infos) if o is not None}
+    if len(sizes) > 1:
+        raise ValueError(f"the clips' frames differ in size: {', '.join(f'{h}x{w} ({f})' for (h, w), f in list(sizes.items())[:3])}: "
+                         "give size=(height, width) to resize every frame while decoding")
+
+def _frame_rows_match(x, y, what):
+    "Frame-level labels (N, T, C) have one row per frame of the clips (N, T, C, H, W), as the loaders hold them"
+    xs, ys = tuple(x.shape), tuple(y.shape)
+    if len(ys) == 3 and len(xs) == 5 and ys[1] != xs[1]:
+        raise ValueError(f"{what} frame-level labels of shape {tuple(ys)} give {ys[1]} frames per clip, but the clips "
+                         f"(shape {tuple(xs)}) have {xs[1]}: give one row of labels per frame, (N, T, C)")
+
 # %% ../../nbs/33_video.data.ipynb #9278ae46
 class _IndexSplitter:
     "Picklable splitter returning precomputed (train, valid) indices"
@@ -646,6 +661,7 @@ class LTVideoDataLoaders(LTDataLoaders):
         if deep is None: return {}
         infos = check_files(files, lambda f, full: check_clip(f, db_kw.get('fps'), full), 'clips', deep=deep, skip=skip)
         _say_padding(files, infos, db_kw)
+        if db_kw.get('size') is None: _one_frame_size(files, infos)
         return {'_bad': [i for i, o in enumerate(infos) if o is None]}
 
     @classmethod
@@ -678,6 +694,7 @@ class LTVideoDataLoaders(LTDataLoaders):
                     **kwargs):
         "In-memory clip loaders: one indexing operation per batch, clip-consistent augmentation on the batch"
         dls = LTDataLoaders.from_arrays.__func__(cls, x, y, x_valid, y_valid, augment=augment, **kwargs)
+        for dl, w in ((dls.train, 'training'), (dls.valid, 'validation')): _frame_rows_match(dl.dataset.tensors[0], dl.dataset.tensors[-1], w)
         dls.fps = fps
         return _frame_level_dls(dls)
 
