@@ -385,8 +385,10 @@ def _read_result(path:Path) -> tuple:
     "(name, kind, dict) of a run folder, a run's metrics.json, or a saved report"
     f = path / 'metrics.json' if path.is_dir() else path
     if not f.exists():
-        raise FileNotFoundError(f"{path}: no such file" + (" (a run folder holds metrics.json once the run has finished)"
-                                                           if path.is_dir() else ''))
+        runs = sorted(r.parent.parent.name + '/' + r.parent.name for r in path.glob('*/metrics.json')) if path.is_dir() else []
+        raise FileNotFoundError(f"{path}: no such file" + ((f" ({path.name} holds runs, e.g. {runs[0]}: compare them, "
+                                f"e.g. {path.name}/*/)" if runs else " (a run folder holds metrics.json once the run has finished)")
+                                if path.is_dir() else ''))
     try: d = json.loads(f.read_text())
     except json.JSONDecodeError as e: raise ValueError(f"{f} is not valid JSON (line {e.lineno}, column {e.colno}): {e.msg}") from None
     if not isinstance(d, dict): raise ValueError(f"{f} holds a JSON {type(d).__name__}, not a run's metrics or a report")
