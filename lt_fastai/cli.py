@@ -352,7 +352,8 @@ def _run_command(a, cfg) -> int:
         optuna = import_extra('optuna', 'search', 'the search (`tune`)')
         done = [t for t in st.trials if t.state == optuna.trial.TrialState.COMPLETE]
         pruned = [t for t in st.trials if t.state == optuna.trial.TrialState.PRUNED]
-        print(f"{len(st.trials)} trial(s) in the study: {len(done)} complete, {len(pruned)} pruned")
+        failed = [t for t in st.trials if t.state == optuna.trial.TrialState.FAIL]   # (a diverged trial, for one)
+        print(f"{len(st.trials)} trial(s) in the study: {len(done)} complete, {len(pruned)} pruned, {len(failed)} failed")
         if done: print(f"best {st.best_value:.4f} with {st.best_params}; wrote {out / 'best.yaml'}")
     print(f"{out} was already finished: nothing to resume, its files are unchanged" if a.command == 'train' and done else f"Wrote {out}")
     return 0

@@ -446,6 +446,9 @@ def check_spec_file(fn) -> tuple:
     "The shape of a precomputed spectrogram in a .npy file, read from its header; an error naming the file if it cannot be one"
     fn = Path(fn)
     if not fn.is_file(): raise FileNotFoundError(f"spectrogram file {fn} does not exist")
+    if fn.suffix.lower() != '.npy':   # (numpy's own message for an audio file speaks of pickled data)
+        raise ValueError(f"spectrogram file {fn} is not a .npy array: spectrograms=True reads precomputed spectrograms; "
+                         "for audio files leave spectrograms=False")
     try: a = np.load(fn, mmap_mode='r', allow_pickle=False)
     except Exception as e: raise ValueError(f"cannot read spectrogram file {fn}: {e}") from None
     if a.ndim not in (2, 3) or a.size == 0 or a.dtype.kind not in 'fiu':

@@ -638,6 +638,13 @@ def _frame_rows_match(x, y, what):
         raise ValueError(f"{what} frame-level labels of shape {tuple(ys)} give {ys[1]} frames per clip, but the clips "
                          f"(shape {tuple(xs)}) have {xs[1]}: give one row of labels per frame, (N, T, C)")
 
+def _frame_class_numbers(x, y):
+    "Labels (N, T) of class numbers, one per frame, are not multi-hot: say how frame-level labels are given"
+    xs, ys = np.shape(x[0] if isinstance(x, tuple) else x), np.shape(y)
+    if len(ys) == 2 and len(xs) == 5 and ys[1] == xs[1] and np.asarray(y).max() > 1:
+        raise ValueError(f"labels of shape {tuple(ys)} hold class numbers, one per frame of the clips {tuple(xs)}: frame-level "
+                         "labels are multi-hot, (N, T, C), e.g. np.eye(n_classes)[y]; clip labels are (N,) or (N, C) multi-hot")
+
 # %% ../../nbs/33_video.data.ipynb #9278ae46
 class _IndexSplitter:
     "Picklable splitter returning precomputed (train, valid) indices"
@@ -693,6 +700,7 @@ class LTVideoDataLoaders(LTDataLoaders):
                     augment=None,         # training batch transforms, e.g. `clip_augment()`
                     **kwargs):
         "In-memory clip loaders: one indexing operation per batch, clip-consistent augmentation on the batch"
+        _frame_class_numbers(x, y)
         dls = LTDataLoaders.from_arrays.__func__(cls, x, y, x_valid, y_valid, augment=augment, **kwargs)
         for dl, w in ((dls.train, 'training'), (dls.valid, 'validation')): _frame_rows_match(dl.dataset.tensors[0], dl.dataset.tensors[-1], w)
         dls.fps = fps
