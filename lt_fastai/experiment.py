@@ -406,7 +406,9 @@ def cross_validate(config, out, folds:int=5, overrides=None, resume:bool=False) 
     if done and not resume:
         raise FileExistsError(f"{out} holds a cross-validation already ({', '.join(done)}): continue an interrupted one with "
                               "--resume (resume=True), or choose another folder")
-    splitters = stratified_kfold(y, n_splits=folds, seed=cfg.data.split_seed)
+    with warnings.catch_warnings():   # (scikit-learn's note on classes rarer than the folds: said below, in the run's terms)
+        warnings.simplefilter('ignore', UserWarning)
+        splitters = stratified_kfold(y, n_splits=folds, seed=cfg.data.split_seed)
     rows = []
     counts = pd.Series(y).value_counts() if df is None else None
     rare = set(counts[counts < folds].index) if counts is not None else set()
