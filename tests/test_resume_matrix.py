@@ -83,3 +83,17 @@ def test_an_average_resumes(tmp_path, monkeypatch):
         experiment.run_experiment(cfg, tmp_path / 'cut', resume=True)
     saved = json.loads((tmp_path / 'cut' / 'metrics.json').read_text())
     for k in KEYS: assert saved[k] == full[k], k
+
+@pytest.mark.parametrize('epoch', [1, 2])
+def test_a_fit_that_unfreezes_resumes(tmp_path, monkeypatch, epoch):
+    "A main fit that trains the head alone first, then the whole model: stopped before and after the unfreezing, resumed exactly"
+    monkeypatch.setattr(experiment, '_plot', _plain_plot)
+    cfg = dict(CFG, recipe=dict(name='crt'), schedule=dict(CFG['schedule'], epochs=3, unfreeze_epoch=1))
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        experiment.run_experiment(cfg, tmp_path / 'full')
+        full = json.loads((tmp_path / 'full' / 'metrics.json').read_text())
+        assert _stop(cfg, tmp_path / 'cut', False, (0, epoch, signal.SIGKILL)) == (0, epoch)
+        experiment.run_experiment(cfg, tmp_path / 'cut', resume=True)
+    saved = json.loads((tmp_path / 'cut' / 'metrics.json').read_text())
+    for k in KEYS: assert saved[k] == full[k], k
