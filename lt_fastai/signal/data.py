@@ -174,7 +174,8 @@ def check_signal(x, where='signal', length=None) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=np.float32)
 
 def _layout_warning(shape, what, channels_last):
-    "Warn when the layout is undeclared (`channels_last=None`) and the channel axis is longer than the length axis"
+    "Refuse a `channels_last` other than None, True or False; warn when the layout is undeclared (`channels_last=None`) and the channel axis is longer than the length axis"
+    if channels_last not in (None, True, False): raise TypeError(f"channels_last must be None, True or False, got {channels_last!r}")
     if channels_last is not None or len(shape) < 2 or shape[-2] <= shape[-1]: return
     n = 'N, ' if len(shape) == 3 else ''
     warnings.warn(f"{what} have shape {tuple(shape)}, read as ({n}channels, length): {shape[-2]} channels of {shape[-1]} samples. "
