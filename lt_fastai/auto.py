@@ -32,7 +32,7 @@ AUTO_SCRATCH = (('balanced_softmax', 'one_cycle'), ('balanced_softmax', 'cosine'
                 ('ldam_drw', 'one_cycle'), ('la_glmc', 'one_cycle'))   # (recipe, schedule)
 
 # %% ../nbs/16_auto.ipynb #10e33a24
-AUTO_PRETRAINED = (('lpft_la', None), ('lift', None))   # None: the recipe's own schedule
+AUTO_PRETRAINED = (('lpft_la', None), ('lpft_la', None))   # None: the recipe's own schedule; named twice: two seeds
 
 # %% ../nbs/16_auto.ipynb #a4d35031
 def halving_plan(n_candidates:int,  # candidates in the first round
@@ -108,20 +108,20 @@ def _quiet_as(learn, cand):
     return ContextManagers(cms)
 
 def _candidates(opts, frozen):
-    "(recipe, schedule) pairs, checked before anything trains"
+    "(recipe, schedule, copy) triples, checked before anything trains (`copy` counts earlier mentions of the same pair)"
     cands = [(c, None) if isinstance(c, str) else tuple(c) for c in (opts['candidates'] or (AUTO_PRETRAINED if frozen else AUTO_SCRATCH))]
     for c in cands:
         if len(c) != 2: raise ValueError(f"a candidate is a recipe name or a (recipe, schedule) pair, got {c!r}")
         r = get_recipe(c[0])
         if r.auto is not None or r.multilabel: raise ValueError(f"recipe {c[0]!r} cannot be a candidate of 'auto'")
         if c[1] is not None: lt_schedule(c[1], 1., 10)
-    if len(set(cands)) != len(cands): raise ValueError(f"the candidates repeat: {cands}")
-    return cands
+    # a candidate named again is trained again from the next seed: its k-th copy starts from `seed + k`
+    return [(r, s, cands[:i].count((r, s))) for i, (r, s) in enumerate(cands)]
 
 def fit_auto(learn:Learner,     # a learner built with recipe='auto'
              n_epoch:int,       # epochs of every full fit (the last round's)
              lr=None,           # learning rate of every fit (default: `learn.lr`)
-             seed:int=None,     # every candidate starts from this seed (None: one drawn from the random state, which `set_seed` fixes)
+             seed:int=None,     # candidates start from it, a repeated one's k-th copy from seed + k (None: drawn from the random state)
              **kwargs           # passed to every `fit_lt` (stage_epochs, stage_lr, freeze_epochs, ...)
             ) -> Learner:
     "Train the candidates by successive halving, then keep the last round's ensemble (or best model): the learner becomes it"
@@ -136,8 +136,8 @@ def fit_auto(learn:Learner,     # a learner built with recipe='auto'
     rows, alive, total, last = [], cands, 0, []
     for rnd, (k, ep) in enumerate(plan):
         final, scores = rnd == len(plan) - 1, {}
-        for recipe, sched in alive:
-            set_seed(seed)
+        for recipe, sched, copy in alive:
+            set_seed(seed + copy)
             cand = rebuild(recipe, frozen)
             warm = kwargs.get('warmup')
             kw = kwargs | ({'warmup': warm * ep / n_epoch} if warm is not None else {})   # a round is a shorter copy of the full fit
@@ -145,9 +145,11 @@ def fit_auto(learn:Learner,     # a learner built with recipe='auto'
                 cand.fit_lt(ep, lr, schedule=sched, **kw)
             total += cand.lt_fit['epochs'] + cand.lt_fit['freeze_epochs']
             s, z, t = _valid_score(cand, opts['metric'])
-            scores[(recipe, sched)] = s
-            rows.append(dict(round=rnd, recipe=recipe, schedule=cand.lt_fit['schedule'], epochs=ep, **{opts['metric']: s}))
-            if final: last.append(dict(score=s, learn=cand, T=balanced_temperature(z, t), row=rows[-1], z=z, t=t, ba=_ba_se(z, t)[0]))
+            scores[(recipe, sched, copy)] = s
+            rows.append(dict(round=rnd, recipe=recipe, schedule=cand.lt_fit['schedule'], seed=seed + copy, epochs=ep, **{opts['metric']: s}))
+            if final:
+                name = f"{recipe}@{cand.lt_fit['schedule']}" + (f"#{copy + 1}" if copy else '')
+                last.append(dict(name=name, score=s, learn=cand, T=balanced_temperature(z, t), row=rows[-1], z=z, t=t, ba=_ba_se(z, t)[0]))
         if not final: alive = sorted(alive, key=lambda c: -scores[c])[:plan[rnd + 1][0]]   # (stable: ties keep the list's order)
     return _combine(learn, last, opts, dict(metric=opts['metric'], seed=seed, epochs_in_all=total, plan=plan, candidates=rows))
 
@@ -176,7 +178,7 @@ def _combine(learn, last, opts, record):
         learn.lt_fit = {k: best['learn'].lt_fit[k] for k in ('epochs', 'freeze_epochs', 'lr')} | dict(schedule='auto')
         learn.lt_stages = []
         s, _, _ = _valid_score(learn, opts['metric'])
-        record.update(combine='ensemble', members=[f"{m['row']['recipe']}@{m['row']['schedule']}" for m in keep],
+        record.update(combine='ensemble', members=[m['name'] for m in keep],
                       **{opts['metric']: s})
     else:
         learn.__dict__.update(best['learn'].__dict__)   # its model, recipe, loss, callbacks, history and stages
