@@ -119,7 +119,7 @@ def run(recipe, data, seed, epochs, bs, lr, device, many=100, few=20):
         preds, targs = learn.get_preds(dl=dls.test_dl((xte, yte)))
     m = lt_metrics(preds.float(), targs, counts=counts, many=many, few=few, ks=())
     return dict(recipe=recipe, seed=seed, top1=float(m['accuracy']), many_acc=float(m['many_acc']), medium_acc=float(m['medium_acc']),
-                minutes=(time.perf_counter() - t0) / 60, stages=learn.lt_stages)
+                minutes=(time.perf_counter() - t0) / 60, stages=learn.lt.stages)
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])

@@ -209,7 +209,7 @@ def run_one(task, recipe, seed):
         if task.multilabel: thr = torch.as_tensor(tune_thresholds(learn)[0], dtype=torch.float32)   # on validation frames
         preds, targs = learn.get_preds(dl=task.test(dls))
     secs = time.perf_counter() - t0
-    if getattr(learn, 'lt_auto', None): timer.times = [secs / task.epochs]   # auto: all its fits, per epoch of the final one
+    if getattr(getattr(learn, 'lt', None), 'auto', None): timer.times = [secs / task.epochs]   # auto: all its fits, per epoch of the final one
     if task.multilabel:
         k = preds.shape[-1]
         m = multilabel_lt_metrics(preds.reshape(-1, k), targs.reshape(-1, k), counts=task.counts, thresh=thr, many=task.many, few=task.few)
@@ -222,8 +222,8 @@ def run_one(task, recipe, seed):
     return dict(recipe=recipe, seed=seed, balanced_accuracy=float(m['balanced_accuracy']), accuracy=float(m['accuracy']),
                 prior_accuracy=float((prior * rec).sum()), few_acc=float(m['few_acc']), many_acc=float(m['many_acc']),
                 epoch_s=float(np.median(timer.times)), seconds=secs,
-                stages=[{k: v for k, v in s.items() if isinstance(v, (int, float, str))} for s in learn.lt_stages],
-                **({'auto': {k: v for k, v in learn.lt_auto.items()}} if getattr(learn, 'lt_auto', None) else {}))
+                stages=[{k: v for k, v in s.items() if isinstance(v, (int, float, str))} for s in learn.lt.stages],
+                **({'auto': {k: v for k, v in learn.lt.auto.items()}} if getattr(getattr(learn, 'lt', None), 'auto', None) else {}))
 
 def summarise(runs, recipes):
     out = {}

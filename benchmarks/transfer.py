@@ -192,7 +192,7 @@ def lt_recipe(recipe):
         with quiet(learn): learn.fit_lt(n, lr)
         x, y = _test_x(task)
         with quiet(learn): preds, targs = learn.get_preds(dl=dls.test_dl((x, y)))
-        extra = dict(fit=learn.lt_fit | dict(lr=str(learn.lt_fit['lr'])))
+        extra = dict(fit=learn.lt.fit | dict(lr=str(learn.lt.fit['lr'])))
         if getattr(learn.model, 'lt_lora', None): extra['trainable_share'] = learn.model.lt_lora['share']
         return _scores(task, preds, targs), extra
     return run

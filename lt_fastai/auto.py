@@ -19,10 +19,10 @@ from fastai.learner import Learner
 from fastai.losses import CrossEntropyLossFlat
 from fastai.torch_core import set_seed, trainable_params
 from .core import check_int
-from .learner import holds_pretrained, lt_schedule
+from .finetune import holds_pretrained
 from .metrics import lt_metrics
 from .posthoc import valid_preds
-from .recipes import get_recipe
+from .recipes import get_recipe, SCHEDULES
 
 # %% auto #0
 __all__ = ['AUTO_SCRATCH', 'AUTO_PRETRAINED', 'halving_plan', 'balanced_temperature', 'ProbabilityEnsemble', 'fit_auto']
@@ -97,7 +97,7 @@ class ProbabilityEnsemble(nn.Module):
 def _valid_score(learn, metric):
     "`metric` of the long-tail metrics on the validation split, and the validation logits and targets"
     z, t = valid_preds(learn, act=noop)
-    m = lt_metrics(z, t, counts=learn.lt_counts, ks=())
+    m = lt_metrics(z, t, counts=learn.lt.counts, ks=())
     if metric not in m: raise ValueError(f"unknown metric {metric!r}; the metrics: {', '.join(m)}")
     return float(m[metric]), z, t
 
@@ -114,7 +114,7 @@ def _candidates(opts, frozen):
         if len(c) != 2: raise ValueError(f"a candidate is a recipe name or a (recipe, schedule) pair, got {c!r}")
         r = get_recipe(c[0])
         if r.auto is not None or r.multilabel: raise ValueError(f"recipe {c[0]!r} cannot be a candidate of 'auto'")
-        if c[1] is not None: lt_schedule(c[1], 1., 10)
+        if c[1] is not None and c[1] not in SCHEDULES: raise ValueError(f"unknown schedule {c[1]!r}; the schedules: {', '.join(SCHEDULES)}")
     # a candidate named again is trained again from the next seed: its k-th copy starts from `seed + k`
     return [(r, s, cands[:i].count((r, s))) for i, (r, s) in enumerate(cands)]
 
@@ -124,9 +124,9 @@ def fit_auto(learn:Learner,     # a learner built with recipe='auto'
              seed:int=None,     # candidates start from it, a repeated one's k-th copy from seed + k (None: drawn from the random state)
              **kwargs           # passed to every `fit_lt` (stage_epochs, stage_lr, freeze_epochs, ...)
             ) -> Learner:
-    "Train the candidates by successive halving, then keep the last round's ensemble (or best model): the learner becomes it"
-    opts, rebuild = learn.recipe.auto, getattr(learn, '_lt_rebuild', None)
-    if rebuild is None: raise RuntimeError("this learner has already trained its candidates (see learn.lt_auto): build a new one to choose again")
+    "Train the candidates by successive halving; `learn` then holds the last round's ensemble (or its best member) and returns itself"
+    opts, rebuild = learn.recipe.auto, learn.lt.rebuild
+    if rebuild is None: raise RuntimeError("this learner has already trained its candidates (see learn.lt.auto): build a new one to choose again")
     if kwargs.get('start_epoch'): raise ValueError("recipe 'auto' cannot resume a fit part-way: its rounds train fresh learners")
     frozen = holds_pretrained(learn)   # pretrained weights, frozen or not: the candidates fine-tune them
     cands = _candidates(opts, frozen)
@@ -143,12 +143,12 @@ def fit_auto(learn:Learner,     # a learner built with recipe='auto'
             kw = kwargs | ({'warmup': warm * ep / n_epoch} if warm is not None else {})   # a round is a shorter copy of the full fit
             with _quiet_as(learn, cand) if final else ContextManagers([cand.no_bar(), cand.no_logging()]):
                 cand.fit_lt(ep, lr, schedule=sched, **kw)
-            total += cand.lt_fit['epochs'] + cand.lt_fit['freeze_epochs']
+            total += cand.lt.fit['epochs'] + cand.lt.fit['freeze_epochs']
             s, z, t = _valid_score(cand, opts['metric'])
             scores[(recipe, sched, copy)] = s
-            rows.append(dict(round=rnd, recipe=recipe, schedule=cand.lt_fit['schedule'], seed=seed + copy, epochs=ep, **{opts['metric']: s}))
+            rows.append(dict(round=rnd, recipe=recipe, schedule=cand.lt.fit['schedule'], seed=seed + copy, epochs=ep, **{opts['metric']: s}))
             if final:
-                name = f"{recipe}@{cand.lt_fit['schedule']}" + (f"#{copy + 1}" if copy else '')
+                name = f"{recipe}@{cand.lt.fit['schedule']}" + (f"#{copy + 1}" if copy else '')
                 last.append(dict(name=name, score=s, learn=cand, T=balanced_temperature(z, t), row=rows[-1], z=z, t=t, ba=_ba_se(z, t)[0]))
         if not final: alive = sorted(alive, key=lambda c: -scores[c])[:plan[rnd + 1][0]]   # (stable: ties keep the list's order)
     return _combine(learn, last, opts, dict(metric=opts['metric'], seed=seed, epochs_in_all=total, plan=plan, candidates=rows))
@@ -163,26 +163,21 @@ def _ba_se(z, t):
     return float((k / n).mean()), float((r * (1 - r) / n).sum().sqrt() / len(n))
 
 def _combine(learn, last, opts, record):
-    "Make `learn` the last round's ensemble (or its best learner), with the record of the choice in `learn.lt_auto`"
+    "`learn` keeps its loaders, callbacks and state, and holds the last round's ensemble (its best member alone with combine='best'); the record of the choice goes to `learn.lt.auto`"
     best = max(last, key=lambda m: m['score'])      # the first of equals: the candidates' order breaks ties
-    del learn._lt_rebuild                           # (it holds the loaders and a copy of the initial model)
-    if opts['combine'] == 'ensemble' and len(last) > 1:
+    learn.lt.rebuild = None                         # (it holds the loaders and a copy of the initial model)
+    keep = [best]
+    if opts['combine'] == 'ensemble':
         ba, se = _ba_se(max(last, key=lambda m: m['ba'])['z'], best['t'])
         keep = [m for m in last if opts['prune'] is None or m['ba'] >= ba - opts['prune'] * se]
-        for m in last: m['row'].update(temperature=m['T'], member=m in keep)
-        # the learner keeps its own loaders and callbacks (the user's, none of a member's recipe) and gets the ensemble
-        dev = next(best['learn'].model.parameters()).device
-        learn.model = ProbabilityEnsemble([m['learn'].model for m in keep], [m['T'] for m in keep]).to(dev)
-        learn.loss_func, learn.opt = CrossEntropyLossFlat(), None     # softmax of the ensemble's output: the mean probability
-        learn.splitter = trainable_params                              # (the members' own splitters see one model each)
-        learn.lt_fit = {k: best['learn'].lt_fit[k] for k in ('epochs', 'freeze_epochs', 'lr')} | dict(schedule='auto')
-        learn.lt_stages = []
-        s, _, _ = _valid_score(learn, opts['metric'])
-        record.update(combine='ensemble', members=[m['name'] for m in keep],
-                      **{opts['metric']: s})
-    else:
-        learn.__dict__.update(best['learn'].__dict__)   # its model, recipe, loss, callbacks, history and stages
-        for cb in learn.cbs: cb.learn = learn
-        record.update(combine='best', recipe=best['learn'].recipe.name, schedule=best['learn'].lt_fit['schedule'])
-    learn.lt_auto = record
+    for m in last: m['row'].update(temperature=m['T'], member=m in keep)
+    dev = next(best['learn'].model.parameters()).device
+    learn.model = ProbabilityEnsemble([m['learn'].model for m in keep], [m['T'] for m in keep]).to(dev)
+    learn.loss_func, learn.opt = CrossEntropyLossFlat(), None     # softmax of the ensemble's output: the mean probability
+    learn.splitter = trainable_params                              # (the members' own splitters see one model each)
+    learn.lt.fit = {k: best['learn'].lt.fit[k] for k in ('epochs', 'freeze_epochs', 'lr')} | dict(schedule='auto')
+    learn.lt.stages = best['learn'].lt.stages if len(keep) == 1 else []
+    s, _, _ = _valid_score(learn, opts['metric'])
+    record.update(combine=opts['combine'], members=[m['name'] for m in keep], **{opts['metric']: s})
+    learn.lt.auto = record
     return learn

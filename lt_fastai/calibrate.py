@@ -227,8 +227,8 @@ def fit_temperature(learn:Learner,  # a trained single-label learner
                    ) -> tuple:
     "Fit one temperature on the validation NLL (Guo et al. 2017); returns (T, DataFrame before/after: NLL, ECEs, accuracy)"
     rec = getattr(learn, 'recorder', None)
-    if getattr(learn, 'lt_fit', None) is None and not (rec is not None and len(getattr(rec, 'values', []))):
-        warnings.warn("fit_temperature: the learner has no record of training (no fit in this session, no `lt_fit`): a "
+    if getattr(getattr(learn, 'lt', None), 'fit', None) is None and not (rec is not None and len(getattr(rec, 'values', []))):
+        warnings.warn("fit_temperature: the learner has no record of training (no fit in this session, no `lt.fit`): a "
                       "temperature fitted to an untrained model's logits calibrates nothing; train it first")
     z, t = _single_logits(learn, dl)
     log_t = _fit_log_scale(lambda x: F.cross_entropy(z / x.exp(), t), torch.zeros(()), max_iter)

@@ -128,7 +128,7 @@ class RunCheckpoint(Callback):
         "`fit_lt` starts phase `i` (0: the main fit): True if it was done before the interruption (skipped), else a point to resume from"
         r, l = self.resume, self.learn
         self.histories.setdefault(i, [])
-        if r is not None and i == 0: l.lt_stages = list(r['stages'])    # the records of the stages done before
+        if r is not None and i == 0: l.lt.stages = list(r['stages'])    # the records of the stages done before
         if r is not None and i < r['phase']: return True
         if r is not None and i > r['phase']: raise RuntimeError(f"the checkpoint {self.path} was never reached: the run cannot resume exactly")
         self.phase, self.phase_name = i, name
@@ -170,7 +170,7 @@ class RunCheckpoint(Callback):
     def _save(self, epoch):
         l = self.learn
         d = dict(phase=self.phase, name=self.phase_name, epoch=epoch, start=self.start, histories=self.histories,
-                 stages=list(l.lt_stages), rng=_rng_state(l.dls))
+                 stages=list(l.lt.stages), rng=_rng_state(l.dls))
         if epoch: d.update(model=l.model.state_dict(), opt=l.opt.state_dict(), cbs=[cb.lt_state() for cb in self._kept()],
                            smooth_loss=(l.recorder.smooth_loss.count, l.recorder.smooth_loss.val))
         write_atomic(self.path, _dumps(d))
@@ -197,7 +197,7 @@ def _evaluate(learn, cfg, dl):
     from lt_fastai.posthoc import valid_preds
     from lt_fastai.metrics import lt_metrics, per_class_report, multilabel_lt_metrics
     p, t = valid_preds(learn, dl=dl)
-    counts = learn.lt_counts
+    counts = learn.lt.counts
     if t.ndim >= 2:
         m = multilabel_lt_metrics(p.reshape(-1, p.shape[-1]), t.reshape(-1, t.shape[-1]), counts=counts, many=cfg.many, few=cfg.few)
         return m, None
@@ -276,7 +276,7 @@ def _histories(ck, learn):
     names = learn.recorder.metric_names[1:-1]
     rows = lambda i: [dict(zip(names, v)) for v in (ck.histories.get(i, []) if ck is not None else [])]
     phases = sorted(i for i in (ck.histories if ck is not None else {}) if i)   # the stages `fit_lt` ran, in order
-    return rows(0), [dict(rec, history=rows(phases[j]) if j < len(phases) else []) for j, rec in enumerate(learn.lt_stages)]
+    return rows(0), [dict(rec, history=rows(phases[j]) if j < len(phases) else []) for j, rec in enumerate(learn.lt.stages)]
 
 def _run(cfg, out, work, ckpt, state, splitter, cbs, quiet):
     save_config(cfg, work / 'config.yaml')
@@ -308,11 +308,11 @@ def _run(cfg, out, work, ckpt, state, splitter, cbs, quiet):
     res = dict(config=cfg.model_dump(), seed=cfg.seed, seconds=time.perf_counter() - t0, valid=valid, test=test,
                resumed_at=dict(phase=state['name'], epoch=state['epoch']) if state is not None else None,
                history=history, stages=stages,
-               fit=getattr(learn, 'lt_fit', None), auto=getattr(learn, 'lt_auto', None),
-               counts=np.asarray(learn.lt_counts).tolist(), finished=datetime.now(timezone.utc).isoformat(timespec='seconds'))
+               fit=getattr(getattr(learn, 'lt', None), 'fit', None), auto=getattr(getattr(learn, 'lt', None), 'auto', None),
+               counts=np.asarray(learn.lt.counts).tolist(), finished=datetime.now(timezone.utc).isoformat(timespec='seconds'))
     if report is not None:
         write_atomic(work / 'per_class.csv', report.to_csv().encode())
-        _plot(report, learn.lt_counts, work / 'recall_vs_frequency.png', cfg)
+        _plot(report, learn.lt.counts, work / 'recall_vs_frequency.png', cfg)
     learn.remove_cbs([c for c in learn.cbs if isinstance(c, (RunCheckpoint, _SkipTrained, RunLog))])
     learn.export(work / 'learner.pkl')
     ckpt.unlink(missing_ok=True)

@@ -27,7 +27,7 @@ __all__ = ['cached_preds', 'show_item', 'items_of', 'ClassExplorer', 'TauExplore
 # %% ../nbs/45_explore.ipynb #50e569fc
 def _counts(learn, counts=None) -> np.ndarray:
     "Training examples per class: given, the learner's (`lt_learner` keeps them), or read from its training loader"
-    if counts is None: counts = getattr(learn, 'lt_counts', None)
+    if counts is None: counts = getattr(getattr(learn, 'lt', None), 'counts', None)
     if counts is None: counts = dls_class_counts(learn.dls)
     return np.asarray(counts.cpu() if isinstance(counts, torch.Tensor) else counts)
 
@@ -149,7 +149,7 @@ class ClassExplorer(_Explorer):
                  top:int=3,           # confusions listed each way
                  preds=None,          # (logits, targets) already computed (default: one pass over `dl`)
                  vocab=None,          # class names (default: the loaders' vocabulary, else the indices)
-                 counts=None,         # training examples per class (default: `learn.lt_counts` or the loaders')
+                 counts=None,         # training examples per class (default: `learn.lt.counts` or the loaders')
                  many:int=None, few:int=None):  # shot-group thresholds (default: the learner's metrics')
         super().__init__(learn, dl, preds, vocab, counts, many, few)
         self._check_kind(False)
@@ -268,7 +268,7 @@ class ThresholdExplorer(_Explorer):
                  dl=None,         # loader to explore (default: the validation loader)
                  preds=None,      # (probabilities, targets) already computed (default: one pass over `dl`)
                  vocab=None,      # label names (default: the loaders' vocabulary, else the indices)
-                 counts=None,     # training examples per label (default: `learn.lt_counts` or the loaders')
+                 counts=None,     # training examples per label (default: `learn.lt.counts` or the loaders')
                  many:int=None, few:int=None):  # shot-group thresholds (default: the learner's metrics')
         super().__init__(learn, dl, preds, vocab, counts, many, few)
         self._check_kind(True)

@@ -21,7 +21,18 @@ from sklearn.metrics import balanced_accuracy_score
 from .heads import find_classifier, inner_linear
 
 # %% auto #0
-__all__ = ['LoRA', 'add_lora', 'merge_lora', 'train_features', 'head_from_features', 'HeadFromFeatures', 'BatchNormEval']
+__all__ = ['is_frozen', 'holds_pretrained', 'LoRA', 'add_lora', 'merge_lora', 'train_features', 'head_from_features',
+           'HeadFromFeatures', 'BatchNormEval']
+
+# %% ../nbs/15_finetune.ipynb #87414f56
+def is_frozen(learn:Learner) -> bool:
+    "Whether fastai's `freeze` (or `freeze_to`) left parameters of the body untrainable (one sign that it holds pretrained weights: see `holds_pretrained`)"
+    return learn.opt is not None and any(not p.requires_grad for pl in learn.opt.param_lists[:-1] for p in pl)
+
+# %% ../nbs/15_finetune.ipynb #9fe05015
+def holds_pretrained(learn:Learner) -> bool:
+    "Whether `learn` holds pretrained weights: it was built with them (`learn.pretrained`), or it is frozen, as such a learner is left"
+    return is_frozen(learn) or getattr(learn, 'pretrained', None) not in (None, False)
 
 # %% ../nbs/15_finetune.ipynb #e01618f8
 _LORA_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)   # and their subclasses
@@ -182,7 +193,7 @@ def head_from_features(learn:Learner,         # a single-label learner; its clas
     pred = (x @ W.T + (b if lin.bias is not None else 0)).argmax(1)
     info = dict(method=method, items=len(y), features=x.shape[1], converged=converged,
                 train_balanced_accuracy=float(balanced_accuracy_score(y.numpy(), pred.numpy())))
-    learn.lt_head_init = info
+    if getattr(learn, 'lt', None) is not None: learn.lt.head_init = info
     return info
 
 # %% ../nbs/15_finetune.ipynb #8b58994e

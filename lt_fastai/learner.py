@@ -28,11 +28,12 @@ from .models import lt_model, fusion_splitter, input_stats
 from .metrics import lt_metric_list, multilabel_metric_list
 from .data import register_logger_plots
 from .callbacks import GradualUnfreeze, DivergenceGuard
-from .recipes import Recipe, Stage, get_recipe, list_recipes, RECIPES
+from .recipes import Recipe, Stage, get_recipe, list_recipes, RECIPES, SCHEDULES
+from .finetune import holds_pretrained
+from .auto import fit_auto
 
 # %% auto #0
-__all__ = ['check_train_batches', 'LTLearner', 'lt_learner', 'lt_schedule', 'is_frozen', 'holds_pretrained', 'input_batch',
-           'backbone_learner']
+__all__ = ['check_train_batches', 'LTLearner', 'LTState', 'lt_learner', 'lt_schedule', 'input_batch', 'backbone_learner']
 
 # %% ../nbs/10_learner.ipynb #5afaffec
 def _has_timm(model) -> bool: return any(callable(getattr(m, 'group_matcher', None)) for m in model.modules())
@@ -130,6 +131,28 @@ class LTLearner(Learner):
             freeze_epochs = ifnone(freeze_epochs, ifnone(getattr(r, 'freeze_epochs', None), 1))
         return self.fit_lt(epochs, base_lr, freeze_epochs=freeze_epochs, lr_mult=lr_mult, pct_start=pct_start, div=div, **kwargs)
 
+# %% ../nbs/10_learner.ipynb #4f3325b4
+class LTState:
+    "A learner's long-tail state in one object, `learn.lt`: what it trains on and what its fits did (`export` saves it, `load_learner` restores it)"
+    def __init__(self,
+                 counts=None,          # training examples per class (or per label, for multi-label data)
+                 fit:dict=None,        # the main fit of `fit_lt`: epochs, freeze_epochs, lr, schedule (None: no `fit_lt` yet)
+                 stages:list=None,     # a record per stage of the recipe that has run (the stage, its epochs and rate, what it chose)
+                 auto:dict=None,       # recipe 'auto': the plan, every candidate's validation figure and the members kept
+                 head_init:dict=None   # the classifier set from the features before fine-tuning (`head_from_features`)
+                ):
+        self.counts = None if counts is None else np.asarray(counts)
+        self.fit, self.stages, self.auto, self.head_init = fit, list(stages or []), auto, head_init
+        self.rebuild = None   # recipe 'auto' until its candidates have trained: builds each of them (never saved)
+
+    def __getstate__(self): return self.__dict__ | {'rebuild': None}   # (it holds the loaders and a copy of the model)
+
+    def __repr__(self):
+        c = 'None' if self.counts is None else (str(self.counts.tolist()) if len(self.counts) <= 10 else f"[{len(self.counts)} classes]")
+        parts = [f"counts={c}", f"fit={self.fit}", f"stages={[s['stage'] for s in self.stages]}"]
+        if self.auto is not None: parts.append(f"auto={self.auto.get('combine')}: {self.auto.get('members', self.auto.get('recipe'))}")
+        return f"LTState({', '.join(parts)})"
+
 # %% ../nbs/10_learner.ipynb #04e48a6a
 def _class_names(dls, idx, n_out):
     "The names of classes `idx` (their indices when `dls` has no vocabulary of `n_out` names)"
@@ -210,8 +233,8 @@ def lt_learner(dls:DataLoaders,      # training and validation loaders
     learn = LTLearner(dls, model, loss_func=loss_func, metrics=metrics, splitter=splitter,
                     cbs=r.build_cbs(counts) + L(cbs) + ([] if any(isinstance(c, DivergenceGuard) for c in L(cbs)) else [DivergenceGuard()]),
                     **kwargs)
-    learn.recipe, learn.lt_counts, learn.lt_stages = r, counts, []
-    if rebuild is not None: learn._lt_rebuild = rebuild
+    learn.recipe, learn.lt = r, LTState(counts)
+    learn.lt.rebuild = rebuild
     return _set_precision(learn, precision)
 
 # %% ../nbs/10_learner.ipynb #74023d07
@@ -231,8 +254,6 @@ def _phases(phases):
 
 
 # %% ../nbs/10_learner.ipynb #a61dd20b
-_SCHEDULES = ('one_cycle', 'cosine', 'step')
-
 def lt_schedule(name:str='one_cycle',      # 'one_cycle' (fastai's), 'cosine' (warm-up, cosine decay) or 'step' (Cao et al. 2019)
                 lr_max=1e-3,               # peak learning rate: a number, or an array of one per parameter group
                 n_epoch:int=1,             # epochs the schedule spans (to place the warm-up)
@@ -243,7 +264,7 @@ def lt_schedule(name:str='one_cycle',      # 'one_cycle' (fastai's), 'cosine' (w
                 moms=(0.95, 0.85, 0.95)    # 'one_cycle': the cyclical momentum
                ) -> dict:
     "Hyper-parameter schedules of a named fit, for fastai's `ParamScheduler`: {'lr': f(pct)}, and 'mom' for one-cycle"
-    if name not in _SCHEDULES: raise ValueError(f"unknown schedule {name!r}; the schedules: {', '.join(_SCHEDULES)}")
+    if name not in SCHEDULES: raise ValueError(f"unknown schedule {name!r}; the schedules: {', '.join(SCHEDULES)}")
     n_epoch = check_int(n_epoch, 'n_epoch')
     lr = np.asarray(lr_max, dtype=float)
     if not (np.isfinite(lr).all() and (lr > 0).all()): raise ValueError(f"lr_max must be positive and finite, got {lr_max!r}")
@@ -261,16 +282,6 @@ def lt_schedule(name:str='one_cycle',      # 'one_cycle' (fastai's), 'cosine' (w
     return {'lr': _phases([(w, SchedLin(lr / div, lr)), (0.8 - w, SchedNo(lr, lr)), (0.1, SchedNo(lr * 1e-2, lr * 1e-2)),
                            (0.1, SchedNo(lr * 1e-4, lr * 1e-4))])}
 
-
-# %% ../nbs/10_learner.ipynb #87414f56
-def is_frozen(learn:Learner) -> bool:
-    "Whether fastai's `freeze` (or `freeze_to`) left parameters of the body untrainable (one sign that it holds pretrained weights: see `holds_pretrained`)"
-    return learn.opt is not None and any(not p.requires_grad for pl in learn.opt.param_lists[:-1] for p in pl)
-
-# %% ../nbs/10_learner.ipynb #9fe05015
-def holds_pretrained(learn:Learner) -> bool:
-    "Whether `learn` holds pretrained weights: it was built with them (`learn.pretrained`), or it is frozen, as such a learner is left"
-    return is_frozen(learn) or getattr(learn, 'pretrained', None) not in (None, False)
 
 # %% ../nbs/10_learner.ipynb #e295c0ef
 _SCHED_KW = ('pct_start', 'div', 'div_final', 'moms')
@@ -327,7 +338,7 @@ def _phase_done(learn, i:int, name:str) -> bool:
     return any([cb.before_lt_phase(i, name) for cb in learn.cbs if callable(getattr(cb, 'before_lt_phase', None))])
 
 @patch
-def fit_lt(self:Learner,
+def fit_lt(self:LTLearner,
            n_epoch:int,            # epochs of the main fit (of the whole model, after `freeze_epochs` of the head)
            lr=None,                # peak learning rate of the main fit (default: `learn.lr`); a slice: discriminative rates
            stage_epochs:int=None,  # epochs of every training stage (default: each stage's own; 0 skips them)
@@ -338,21 +349,20 @@ def fit_lt(self:Learner,
            warmup:float=None,      # 'cosine' and 'step': epochs of linear warm-up (None: 1, at most a fifth of the fit)
            fit_fn=None,            # or the main fit as fit_fn(learn, n_epoch, lr), replacing the schedule
            **kwargs                # the schedule's `pct_start`, `div`, `div_final`, `moms`; fastai `fit`'s `wd`, `cbs`...
-          ) -> Learner:
+          ) -> LTLearner:
     "Train with the recipe of `lt_learner`: one main fit (the head first if the learner is frozen), then every stage of the recipe"
     r = getattr(self, 'recipe', None)
-    if r is None: raise AttributeError("this Learner has no recipe: build it with `lt_learner`")
+    if r is None: raise AttributeError("this learner has no recipe: build it with `lt_learner` (or a modality's learner)")
     n_epoch = check_int(n_epoch, 'n_epoch')
     lr = _check_lr(self.lr if lr is None else lr)
     if stage_epochs is not None: stage_epochs = check_int(stage_epochs, 'stage_epochs', 0)
     if stage_lr is not None: _check_lr(stage_lr, 'stage_lr')
-    if getattr(r, 'auto', None) is not None:   # recipe='auto': train the candidates, become their ensemble (or best)
+    if getattr(r, 'auto', None) is not None:   # recipe='auto': train the candidates, then hold their ensemble
         if schedule is not None or fit_fn is not None: raise ValueError("recipe 'auto' chooses the schedule: leave schedule and fit_fn out")
-        from lt_fastai.auto import fit_auto
         return fit_auto(self, n_epoch, lr, stage_epochs=stage_epochs, stage_lr=stage_lr, freeze_epochs=freeze_epochs,
                         lr_mult=lr_mult, warmup=warmup, **kwargs)
     schedule = ifnone(schedule, getattr(r, 'schedule', None) or 'one_cycle')
-    if schedule not in _SCHEDULES: raise ValueError(f"unknown schedule {schedule!r}; the schedules: {', '.join(_SCHEDULES)}")
+    if schedule not in SCHEDULES: raise ValueError(f"unknown schedule {schedule!r}; the schedules: {', '.join(SCHEDULES)}")
     if fit_fn is None: lt_schedule(schedule, 1., n_epoch, warmup, **{k: kwargs[k] for k in _SCHED_KW if k in kwargs})  # (checks warmup)
     check_train_batches(self.dls)
     if fit_fn is not None:
@@ -364,15 +374,15 @@ def fit_lt(self:Learner,
         F = _freeze_epochs(self, ifnone(freeze_epochs, getattr(r, 'freeze_epochs', None)))
         lr_mult = ifnone(lr_mult, getattr(r, 'lr_mult', None) or 100)
         if not _phase_done(self, 0, 'fit'): _main_fit(self, n_epoch, lr, schedule, F, lr_mult, warmup, dict(kwargs))
-    self.lt_fit = dict(epochs=n_epoch, freeze_epochs=F, lr=lr, schedule='fit_fn' if fit_fn is not None else schedule,
+    self.lt.fit = dict(epochs=n_epoch, freeze_epochs=F, lr=lr, schedule='fit_fn' if fit_fn is not None else schedule,
                        **({'warmup': ifnone(warmup, min(1., n_epoch / 5))} if fit_fn is None and schedule != 'one_cycle' else {}))
     for i, st in enumerate(r.stages, 1):
         ep = st.n_epochs(F + n_epoch) if stage_epochs is None or st.epochs == 0 else stage_epochs
         if st.epochs != 0 and ep == 0: continue     # stage_epochs=0: training stages skipped
         slr = stage_lr if stage_lr is not None else (lr * st.lr_mult if not isinstance(lr, slice) else lr)
-        if _phase_done(self, i, st.name): continue   # (its record is back in `lt_stages`)
+        if _phase_done(self, i, st.name): continue   # (its record is back in `lt.stages`)
         out = st.fn(self, ep, slr)
-        self.lt_stages.append(dict(stage=st.name, epochs=ep, lr=slr, **(out if isinstance(out, dict) else {})))
+        self.lt.stages.append(dict(stage=st.name, epochs=ep, lr=slr, **(out if isinstance(out, dict) else {})))
     return self
 
 

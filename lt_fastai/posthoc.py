@@ -135,10 +135,10 @@ def mislas_stage(learn:Learner,
                  head:float=0.4,            # label-smoothing ε of the largest class
                  tail:float=0.1,            # ε of the smallest class
                  shape:str='concave',       # how ε moves between them (see `label_aware_epsilon`)
-                 counts=None                # training class counts (default: `learn.lt_counts`, or read from the loaders)
+                 counts=None                # training class counts (default: `learn.lt.counts`, or read from the loaders)
                 ) -> Learner:
     "Stage 2 of MiSLAS: label-aware smoothing, class-balanced re-training of the classifier, BatchNorm statistics shifted"
-    counts = counts if counts is not None else getattr(learn, 'lt_counts', None)
+    counts = counts if counts is not None else getattr(getattr(learn, 'lt', None), 'counts', None)
     if counts is None: counts = dls_class_counts(learn.dls)
     return crt_stage(learn, epochs, lr, reinit=False, sampler='class_uniform', update_bn_stats=True,
                      loss_func=LabelAwareSmoothing(counts, head=head, tail=tail, shape=shape))
@@ -249,12 +249,12 @@ class LogitAdjustedHead(WrappedHead):
 # %% ../nbs/08_posthoc.ipynb #a1ce08e9
 def _counts_of(learn, counts):
     if counts is not None: return counts
-    c = getattr(learn, 'lt_counts', None)
+    c = getattr(getattr(learn, 'lt', None), 'counts', None)
     return c if c is not None else dls_class_counts(learn.dls)
 
 def tune_logit_adjustment(learn:Learner,
                           taus=None,                       # candidate τ (None: 0, 0.1, ..., 2)
-                          counts=None,                     # training class counts (default: `learn.lt_counts` or the training loader's)
+                          counts=None,                     # training class counts (default: `learn.lt.counts` or the training loader's)
                           metric:str='balanced_accuracy',  # key of `lt_metrics` to maximise on the validation set
                           apply:bool=True,                 # wrap the classifier in a `LogitAdjustedHead` with the best τ
                           min_per_class:int=5,             # fewer validation items of any class: use `default` (0: always choose)

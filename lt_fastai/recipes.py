@@ -15,7 +15,10 @@ from functools import partial
 from typing import Callable
 
 # %% auto #0
-__all__ = ['RECIPES', 'Stage', 'Recipe', 'RecipeInfo', 'register_recipe', 'list_recipes', 'get_recipe']
+__all__ = ['SCHEDULES', 'RECIPES', 'Stage', 'Recipe', 'RecipeInfo', 'register_recipe', 'list_recipes', 'get_recipe']
+
+# %% ../nbs/09_recipes.ipynb #d04cf408
+SCHEDULES = ('one_cycle', 'cosine', 'step')   # the main fit's schedules (`lt_fastai.learner.lt_schedule`): their names are kept here only
 
 # %% ../nbs/09_recipes.ipynb #574316d4
 def _call_with(f, **kwargs):
@@ -32,7 +35,7 @@ def _fname(f):
 @dataclass
 class Stage:
     "A step that `fit_lt` runs after the main fit: `fn(learn, epochs, lr)` (a training stage or a post-hoc adjustment)"
-    name: str                # shown in `learn.lt_stages`
+    name: str                # shown in `learn.lt.stages`
     fn: Callable             # fn(learn, epochs, lr) -> a dict worth recording (e.g. the chosen τ), or anything else
     epochs: float = 0        # int: epochs; float in (0, 1): fraction of the main fit's epochs (at least 1); 0: post-hoc
     lr_mult: float = 1.      # the stage's learning rate relative to the main fit's
@@ -62,6 +65,10 @@ class Recipe:
     lr_mult: float = None              # `fit_lt`'s ratio of the head's rate to the first group's on a frozen learner (None: 100)
     pretrained: bool = False           # a recipe for pretrained weights: lt_fastai's learners warn when built without them
     auto: dict = None                  # set by recipe 'auto': `fit_lt` chooses among candidates (`lt_fastai.auto`)
+
+    def __post_init__(self):
+        if self.schedule is not None and self.schedule not in SCHEDULES:
+            raise ValueError(f"recipe {self.name!r}: unknown schedule {self.schedule!r}; the schedules: {', '.join(SCHEDULES)}")
 
     def build_loss(self, counts, n_items):
         "The recipe's loss for training data with class `counts` and `n_items` items"
@@ -266,7 +273,7 @@ def _wb_stage(learn, epochs, lr=1e-2, thresh=0.1, beta=0.9999, wd=None):
     from lt_fastai.losses import ClassBalancedLoss
     from lt_fastai.callbacks import MaxNorm
     from lt_fastai.posthoc import crt_stage
-    counts = getattr(learn, 'lt_counts', None)
+    counts = getattr(getattr(learn, 'lt', None), 'counts', None)
     if counts is None: counts = dls_class_counts(learn.dls)
     return crt_stage(learn, epochs, lr, reinit=False, sampler=None, wd=wd, cbs=MaxNorm(thresh),
                      loss_func=ClassBalancedLoss(counts, beta=beta, base='ce'))

@@ -129,7 +129,7 @@ class LTReport:
                  learn:Learner=None,     # a trained learner (None only when loading)
                  dl=None,                # the loader to report on (default: the validation split)
                  split:str=None,         # a name for that split (default 'valid', or 'custom' for a given `dl`)
-                 counts=None,            # training examples per class (default: `learn.lt_counts`, or the training loader's)
+                 counts=None,            # training examples per class (default: `learn.lt.counts`, or the training loader's)
                  many:int=None,          # many-shot threshold (default: the learner's long-tail metrics', else 100)
                  few:int=None,           # few-shot threshold (default: the metrics', else 20)
                  n_bins:int=15,          # calibration bins
@@ -154,7 +154,7 @@ class LTReport:
         if multi: z, t, f = z.reshape(-1, C), t.reshape(-1, C), (f.reshape(-1, f.shape[-1]) if f is not None else None)
         p = _activation(learn, z, multi) if preds is None else torch.as_tensor(z).float()
         many, few = _shot_thresholds(learn, many, few)
-        if counts is None: counts = getattr(learn, 'lt_counts', None)
+        if counts is None: counts = getattr(getattr(learn, 'lt', None), 'counts', None)
         if counts is None: counts = dls_class_counts(learn.dls)
         counts = np.asarray(counts).astype(np.int64)
         if counts.shape != (C,): raise ValueError(f"{counts.size} class counts for a model with {C} outputs")

@@ -55,7 +55,7 @@ def weights(tmp_path_factory):
 def test_family_recipe(family, recipe, data, weights, tmp_path):
     from fastai.learner import load_learner
     from lt_fastai.vision import LTImageDataLoaders, lt_vision_learner
-    from lt_fastai.learner import is_frozen
+    from lt_fastai.finetune import is_frozen
     from lt_fastai.test_utils import quiet
     x, y, xv, yv = data
     torch.manual_seed(0)

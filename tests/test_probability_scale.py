@@ -56,7 +56,7 @@ def test_posthoc_logit_adjustment_at_the_loss_scale(digits):
     z, _ = model_logits(learn)
     tune_logit_adjustment(learn, taus=[1.], min_per_class=0)
     z_adj, _ = model_logits(learn)
-    torch.testing.assert_close(z_adj, logit_adjust(z, learn.lt_counts, 1.), atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(z_adj, logit_adjust(z, learn.lt.counts, 1.), atol=1e-4, rtol=1e-4)
     head = [m for m in learn.model.modules() if isinstance(m, LogitAdjustedHead)][0]
     assert head.scale == 30. and 'scale=30' in repr(head)
 
