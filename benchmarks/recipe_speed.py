@@ -51,7 +51,7 @@ def main(n=10000, bs=256, epochs=3, device='cpu', threads=None):
         epoch(learn)
         t0 = time.perf_counter()
         with learn.no_bar(), learn.no_logging():
-            for st in learn.recipe.stages: st.fn(learn, 1, 1e-3)
+            for st in learn.plan.stages: st.fn(learn, 1, 1e-3)
         s = time.perf_counter() - t0
         print(f"{k:<32}{s:>18.3f}{s / base:>12.3f}")
 

@@ -31,7 +31,8 @@ recipes whose linear probe replaces the head epoch, `lpft_la` and `lift`, train 
   cross-entropy, `learn.fine_tune(epochs)`;
 - probe: scikit-learn's `LogisticRegression(class_weight='balanced')` on standardised frozen features (no fine-tuning);
 - any lt_fastai recipe: `lt_vision_learner(dls, arch, pretrained=weights, recipe=r).fit_lt(epochs)`;
-  `auto` trains its pretrained candidates (`lt_fastai.auto.AUTO_PRETRAINED`) side by side with `--epochs` + 1 each.
+  `auto` trains its pretrained candidates (`lt_fastai.auto.AUTO_PRETRAINED`: `lpft_la` from two seeds) with
+  `--epochs` + 1 each and averages their probabilities.
 
 Reported per method: balanced accuracy and few-shot accuracy on the test split (mean ± std over seeds), and seconds
 per run. All runs of one invocation are side by side in one process.
@@ -188,7 +189,7 @@ def lt_recipe(recipe):
         learn = lt_vision_learner(dls, ARCH, pretrained=weights_file(), match='order', recipe=recipe, many=task.many, few=task.few)
         # the same number of passes for every method: a recipe whose probe replaces the head epoch trains one more epoch;
         # so does `auto`, whose leading candidates are such recipes (its plain fine-tuning candidates get 1 + epochs + 1)
-        n = epochs + 1 if learn.recipe.freeze_epochs == 0 or learn.recipe.name == 'auto' else epochs
+        n = epochs + 1 if learn.plan.freeze_epochs == 0 or learn.recipe.name == 'auto' else epochs
         with quiet(learn): learn.fit_lt(n, lr)
         x, y = _test_x(task)
         with quiet(learn): preds, targs = learn.get_preds(dl=dls.test_dl((x, y)))

@@ -125,7 +125,7 @@ def fit_auto(learn:Learner,     # a learner built with recipe='auto'
              **kwargs           # passed to every `fit_lt` (stage_epochs, stage_lr, freeze_epochs, ...)
             ) -> Learner:
     "Train the candidates by successive halving; `learn` then holds the last round's ensemble (or its best member) and returns itself"
-    opts, rebuild = learn.recipe.auto, learn.lt.rebuild
+    opts, rebuild = learn.plan.auto, learn.lt.rebuild
     if rebuild is None: raise RuntimeError("this learner has already trained its candidates (see learn.lt.auto): build a new one to choose again")
     if kwargs.get('start_epoch'): raise ValueError("recipe 'auto' cannot resume a fit part-way: its rounds train fresh learners")
     frozen = holds_pretrained(learn)   # pretrained weights, frozen or not: the candidates fine-tune them

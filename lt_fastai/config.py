@@ -34,7 +34,7 @@ class DataConfig(_Section):
     valid_pct: Optional[float] = Field(0.2, gt=0, lt=1)   # None: the source's own split only (train/ and valid/ folders, an is_valid column)
     split_seed: int = Field(0, ge=0)  # seed of the validation split (the run's `seed` trains)
     sampler: Union[str, float, None] = None   # training sampling rule ('sqrt', 'class_uniform'...); None: the recipe's
-    bs: int = Field(64, ge=1)
+    bs: int = Field(64, ge=1)       # batch size (`lt_fastai.data.DEFAULT_BS`, written here so that a config is read without PyTorch)
     imb_ratio: float = Field(100, ge=1, le=100)   # example data sets: imbalance ratio of the long-tailed training set
     kwargs: Dict[str, Any] = {}       # more arguments of the modality's loaders (size, sr, length, n_frames, frame_level...)
 

@@ -6,7 +6,7 @@ Docs: https://lt-fastai.github.io/lt_fastai/data.html.md"""
 
 # %% ../nbs/01_data.ipynb #776903b8
 from __future__ import annotations
-import collections, contextlib, difflib, functools, inspect, os
+import collections, contextlib, difflib, functools, inspect, os, types
 import warnings
 from pathlib import Path
 import numpy as np
@@ -28,7 +28,7 @@ from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit, Multilabe
 from .core import encode_labels, class_counts, dataset_labels, check_counts, to_numpy, is_multilabel_lists
 
 # %% auto #0
-__all__ = ['SAMPLING_ALPHAS', 'stratified_split', 'StratifiedSplitter', 'multilabel_split', 'MultilabelSplitter',
+__all__ = ['SAMPLING_ALPHAS', 'DEFAULT_BS', 'stratified_split', 'StratifiedSplitter', 'multilabel_split', 'MultilabelSplitter',
            'stratified_kfold', 'class_sampling_probs', 'oversampling_factors', 'progressive_alpha', 'sampling_weights',
            'WeightedSampling', 'worker_error', 'WeightedTfmdDL', 'TensorItems', 'InMemoryDL', 'InMemoryBatch',
            'register_logger_plots', 'check_loader_kwargs', 'TensorMeta', 'show_channels', 'EncodeCats', 'EncodeConts',
@@ -348,11 +348,14 @@ def _stack_items(items, n_inp, name='test items'):
                          "and the labels after them if they are known")
     return cols
 
+# %% ../nbs/01_data.ipynb #119d0854
+DEFAULT_BS = 64   # the batch size of every loaders constructor, unless given
+
 # %% ../nbs/01_data.ipynb #7fce22fc
 @delegates(DataLoader.__init__)
 class InMemoryDL(WeightedSampling, DataLoader):
     "A fastai `DataLoader` over in-memory tensors `(x1, ..., xk, y)` that indexes whole batches at once"
-    def __init__(self, dataset:TensorDataset, bs:int=64, n_inp:int=None, vocab=None,
+    def __init__(self, dataset:TensorDataset, bs:int=DEFAULT_BS, n_inp:int=None, vocab=None,
                  n_classes:int=None,   # number of classes (default: the vocabulary's size, or read from the labels)
                  split_idx:int=None,   # 0 for training, 1 for validation: which split-specific batch transforms run
                  **kwargs):
@@ -602,7 +605,7 @@ def lt_dataloaders(self:Datasets,
                    wgts=None,           # or explicit per-item weights of the training set
                    epoch_len:int=None,  # items drawn per training epoch (default: the training set's size)
                    cap:float=50,        # cap for 'oversample'
-                   bs:int=64, **kwargs) -> DataLoaders:
+                   bs:int=DEFAULT_BS, **kwargs) -> DataLoaders:
     "`DataLoaders` whose training loader samples by `sampler` (or `wgts`)"
     if not isinstance(bs, (int, np.integer)) or bs < 1: raise ValueError(f"bs must be a positive int, got {bs!r}")
     check_loader_kwargs(kwargs)
@@ -621,7 +624,7 @@ def _warn_no_batch(dl):
 # %% ../nbs/01_data.ipynb #b0a7d25d
 @patch
 @delegates(Datasets.lt_dataloaders)
-def lt_dataloaders(self:DataBlock, source, sampler=None, bs:int=64, verbose:bool=False, **kwargs) -> DataLoaders:
+def lt_dataloaders(self:DataBlock, source, sampler=None, bs:int=DEFAULT_BS, verbose:bool=False, **kwargs) -> DataLoaders:
     "Like `DataBlock.dataloaders`, with a training loader that samples by `sampler`"
     dss = self.datasets(source, verbose=verbose)
     kwargs = {**self.dls_kwargs, **kwargs, 'verbose': verbose}
@@ -909,6 +912,35 @@ def lt_datablock(x_block,              # the modality's input block
     return DataBlock(blocks=(x_block, *meta, yb), getters=getters, get_items=get_items, splitter=splitter,
                      n_inp=1 + len(meta), item_tfms=list(L(item_tfms)), batch_tfms=list(L(batch_tfms)) + list(L(augment)))
 
+# %% ../nbs/01_data.ipynb #53a64552
+def _comment_chain(f, *gs):
+    "Link `f` to copies of the functions `gs` and of those they delegate to: `docments` reads each parameter's comment from the first that has the parameter"
+    fs = []
+    for g in gs:
+        g = getattr(g, '__func__', g)
+        while g is not None: fs.append(g); g = getattr(g, '__delwrap__', None)
+    def copy(g):   # a copy, so that linking it changes nothing of `g`
+        c = types.FunctionType(g.__code__, g.__globals__, g.__name__, g.__defaults__, g.__closure__)
+        c.__kwdefaults__, c.__qualname__ = g.__kwdefaults__, g.__qualname__
+        return c
+    chain = [f, *map(copy, fs)]
+    for a, b in zip(chain, chain[1:]): a.__delwrap__ = b
+
+def _constructor_signature(f, shared, *owners, hide=(), returns=None):
+    "Give `f` the signature a user reads: `shared`'s arguments, then keyword-only the ones `f` adds and those of `owners`, each with its comment"
+    sig = inspect.signature(shared)
+    ps = [p for p in sig.parameters.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    seen, extra = {p.name for p in ps} | set(hide), []
+    for g in (f, *owners):
+        for p in inspect.signature(g).parameters.values():
+            if p.name in seen or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or (g is f and p.kind != p.KEYWORD_ONLY): continue
+            seen.add(p.name); extra.append(p.replace(kind=p.KEYWORD_ONLY))
+    var = [p for p in sig.parameters.values() if p.kind == p.VAR_KEYWORD]
+    f.__signature__ = sig.replace(parameters=ps + extra + var, return_annotation=returns or sig.return_annotation)
+    _comment_chain(f, shared, *owners)
+    f.__doc__ = f.__doc__ or shared.__doc__
+    return f
+
 # %% ../nbs/01_data.ipynb #76ce5c98
 _BUILT_ARGS = ('get_items', 'get_x', 'get_y', 'splitter', 'multilabel', 'encoded', 'vocab', 'cat_names', 'cont_names')
 
@@ -922,19 +954,26 @@ class LTDataLoaders(DataLoaders):
     _channel_axis, _layout_ndims = None, ()   # image-like items (`_layout`): the batch axis of their channels, and the batch ranks that have one
 
     def __init_subclass__(cls, **kwargs):
-        "Give a modality's constructors its own arguments in their signatures (those of its builder and array transforms)"
+        "A modality's constructors: the shared ones, or those its class writes, with its own arguments in their signatures"
         super().__init_subclass__(**kwargs)
-        hide = _BUILT_ARGS + tuple(cls._hidden_args)
-        for name, to in (('from_folder', cls._datablock), ('from_df', cls._datablock), ('from_arrays', cls._array_tfms)):
-            if name in cls.__dict__ or to is None: continue   # the modality writes its own
-            base = getattr(LTDataLoaders, name).__func__
-            def _make(base):
-                def f(klass, *args, **kw): return base(klass, *args, **kw)
-                return functools.update_wrapper(f, base)
-            f = _make(base)
-            del f.__wrapped__
-            f.__signature__, f.__qualname__ = inspect.signature(base), f'{cls.__name__}.{name}'
-            setattr(cls, name, classmethod(delegates(to, keep=True, but=list(hide) + ['x'])(f)))
+        for name in ('from_folder', 'from_df', 'from_arrays'):
+            own = cls.__dict__.get(name)
+            cls.add_constructor(name, None if own is None else own.__func__)
+
+    @classmethod
+    def add_constructor(cls,
+                        name:str,  # 'from_folder', 'from_df' or 'from_arrays'
+                        f=None     # the modality's own version, which adds keyword-only arguments (default: the shared one)
+                       ):
+        "Make `f` the class's `name`: the shared arguments first, then keyword-only the modality's own, each with its comment"
+        shared = getattr(LTDataLoaders, name).__func__
+        owner = cls._array_tfms if name == 'from_arrays' else cls._datablock
+        if owner is None and f is None: return   # no builder yet: the shared one as it is
+        if f is None:
+            def f(klass, *args, **kwargs): return shared(klass, *args, **kwargs)
+        f.__name__, f.__qualname__, f.__module__ = name, f'{cls.__name__}.{name}', cls.__module__
+        hide = (*_BUILT_ARGS, *cls._hidden_args, 'x')
+        setattr(cls, name, classmethod(_constructor_signature(f, shared, *L(owner), hide=hide, returns=cls.__name__)))
 
 # %% ../nbs/01_data.ipynb #5540c8c3
 @patch(cls_method=True)
@@ -1058,7 +1097,7 @@ def from_folder(cls:LTDataLoaders,
                 bad_files:str='raise',# 'raise' (default) or 'skip': leave bad files out, with a warning (`dls.bad_files` lists them)
                 splitter=None,        # or any DataBlock splitter of the items (the sorted files)
                 sampler=None,         # training sampling rule ('sqrt', 'class_uniform', ...); None: shuffle
-                bs:int=64,            # batch size
+                bs:int=DEFAULT_BS,            # batch size
                 **kwargs              # the modality's own arguments, and fastai's loader arguments (val_bs, device...)
                ):
     "Single-label loaders of `path/<class>/<item>`: split by `train`/`valid` sub-folders, or stratified by `valid_pct`"
@@ -1122,7 +1161,7 @@ def from_df(cls:LTDataLoaders,
             bad_files:str='raise',# 'raise' (default) or 'skip': leave the rows of bad files out, with a warning (`dls.bad_files`)
             splitter=None,        # or any DataBlock splitter of the rows
             sampler=None,         # training sampling rule ('sqrt', 'class_uniform', ...); None: shuffle
-            bs:int=64,            # batch size
+            bs:int=DEFAULT_BS,            # batch size
             **kwargs              # the modality's own arguments, and fastai's loader arguments (val_bs, device...)
            ):
     "Single- or multi-label loaders (with metadata inputs if asked) from a DataFrame of file names and labels"
@@ -1240,7 +1279,9 @@ def _check_x(cls:LTDataLoaders, x, where):
     return x
 
 @patch(cls_method=True)
-def _array_tfms(cls:LTDataLoaders, x, augment=None) -> list:
+def _array_tfms(cls:LTDataLoaders, x,
+                augment=None   # training-only batch transforms
+               ) -> list:
     "Batch transforms of `from_arrays` for the first input `x`: the modality's own, then `augment` (training only)"
     return list(L(augment))
 
@@ -1256,10 +1297,10 @@ def from_arrays(cls:LTDataLoaders,
                 vocab=None,           # class names in index order (default: sorted string labels)
                 n_classes:int=None,   # number of classes (default: the vocabulary's size, or the largest label + 1)
                 sampler=None,         # training sampling rule ('sqrt', 'class_uniform', ...); None: shuffle
-                bs:int=64,            # batch size
+                bs:int=DEFAULT_BS,            # batch size
                 batch_tfms=None,      # batch transforms, after the modality's own
                 device=None,          # where batches go (default: the GPU if there is one)
-                channels_last:bool=None, # images, spectrograms, clips: channels on the last axis (True), not (False), or None: read from the shape
+                channels_last:bool=None, # channels on the last axis (True) or not (False); None: read from the shape (signals: channels first, as their shape cannot tell)
                 **kwargs              # the modality's own arguments, and `in_memory_dls`'s (val_bs, wgts, epoch_len...)
                ):
     "Loaders over in-memory arrays, each batch built by one indexing operation (`InMemoryDL`)"
@@ -1378,7 +1419,7 @@ def from_dblock(cls:LTDataLoaders,
                 dblock:DataBlock,     # the DataBlock
                 source,               # its source (a folder, a DataFrame, a list of items)
                 sampler=None,         # training sampling rule ('sqrt', 'class_uniform', ...); None: shuffle
-                bs:int=64,            # batch size
+                bs:int=DEFAULT_BS,            # batch size
                 **kwargs              # passed to `DataBlock.lt_dataloaders` (path, val_bs, device, num_workers...)
                ):
     "Loaders built by `dblock.lt_dataloaders(source)`, as this class"
@@ -1431,7 +1472,7 @@ def _n_classes_of(ys, n_classes, vocab):
 def in_memory_dls(x_train,            # training inputs: an array/tensor, or a tuple of them for several inputs
                   y_train,            # training labels (ints, strings, label lists, or multi-hot)
                   x_valid, y_valid,   # validation inputs and labels, in the same form
-                  bs:int=64,          # batch size
+                  bs:int=DEFAULT_BS,          # batch size
                   sampler=None,       # sampling rule for training: 'sqrt', 'class_uniform', a number α, 'oversample'...
                   wgts=None,          # or explicit per-item training weights
                   vocab=None,         # class names in index order (default: the sorted names of string labels)

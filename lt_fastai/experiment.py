@@ -287,7 +287,7 @@ def _run(cfg, out, work, ckpt, state, splitter, cbs, quiet):
         write_atomic(work / 'bad_files.txt', ('\n'.join(dls.bad_files) + '\n').encode())
     learn = build_learner(cfg, dls, cbs=[RunLog(work / 'log.txt'), *L(cbs)])
     ck = None    # recipe 'auto' trains fresh learners round after round: there is no one fit to checkpoint
-    if learn.recipe.auto is None: learn.add_cb(ck := RunCheckpoint(ckpt, state))
+    if learn.plan.auto is None: learn.add_cb(ck := RunCheckpoint(ckpt, state))
     if state is not None:
         where = 'the main fit' if state['phase'] == 0 else f"stage {state['name']}"
         with open(work / 'log.txt', 'a') as f:

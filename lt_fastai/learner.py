@@ -126,9 +126,9 @@ class LTLearner(Learner):
                   div:float=5., **kwargs):
         "fastai's `fine_tune` as `fit_lt` does it: one fit (the head first, then the whole model), then the recipe's stages; `freeze_epochs` and `lr_mult` default to the recipe's, else fastai's 1 and 100"
         self.freeze()   # as fastai's: the body waits for the head, whatever state the learner was in
-        r = getattr(self, 'recipe', None)
-        if getattr(r, 'auto', None) is None:   # (recipe 'auto' leaves each candidate its own)
-            freeze_epochs = ifnone(freeze_epochs, ifnone(getattr(r, 'freeze_epochs', None), 1))
+        p = getattr(self, 'plan', None)
+        if getattr(p, 'auto', None) is None:   # (recipe 'auto' leaves each candidate its own)
+            freeze_epochs = ifnone(freeze_epochs, ifnone(getattr(p, 'freeze_epochs', None), 1))
         return self.fit_lt(epochs, base_lr, freeze_epochs=freeze_epochs, lr_mult=lr_mult, pct_start=pct_start, div=div, **kwargs)
 
 # %% ../nbs/10_learner.ipynb #4f3325b4
@@ -217,23 +217,22 @@ def lt_learner(dls:DataLoaders,      # training and validation loaders
     counts = class_counts(labels, n_classes=None if multi else n_out) if counts is None else np.asarray(counts)
     _check_counts(dls, counts, n_out, multi)
     shot_groups(counts, many, few)   # `few` > `many` fails here, not inside the Recorder after an epoch
-    _probe(model, dls, n_out, multi, needs_classifier=r.head is not None or bool(r.stages))
-    if r.sampler is not None:
-        dls = _own_train_loader(dls)
-        dls.train.set_sampling(r.sampler)
-    if r.head is not None: r.head(model, counts)
     # labelled units: items, or frames for frame-level labels (their counts are frame counts)
-    n_items = int(np.prod(labels.shape[:-1])) if multi else len(dls.train_ds)
-    if loss_func is None: loss_func = r.build_loss(counts, n_items)
+    plan = r.plan(counts, int(np.prod(labels.shape[:-1])) if multi else len(dls.train_ds))   # the recipe, read once
+    _probe(model, dls, n_out, multi, needs_classifier=plan.head is not None or bool(plan.stages))
+    if plan.sampler is not None:
+        dls = _own_train_loader(dls)
+        dls.train.set_sampling(plan.sampler)
+    if plan.head is not None: plan.head(model, counts)
     if metrics is None:
         metrics = (multilabel_metric_list(counts=counts, many=many, few=few) if multi
                    else lt_metric_list(counts=counts, many=many, few=few, ks=()))
     if splitter is None: splitter = timm_splitter if _has_timm(model) else trainable_params
     if getattr(model, 'lt_frozen', None): splitter = _TrainableOnly(splitter)   # e.g. the backbone under LoRA adapters
-    learn = LTLearner(dls, model, loss_func=loss_func, metrics=metrics, splitter=splitter,
-                    cbs=r.build_cbs(counts) + L(cbs) + ([] if any(isinstance(c, DivergenceGuard) for c in L(cbs)) else [DivergenceGuard()]),
+    learn = LTLearner(dls, model, loss_func=ifnone(loss_func, plan.loss), metrics=metrics, splitter=splitter,
+                    cbs=plan.cbs + L(cbs) + ([] if any(isinstance(c, DivergenceGuard) for c in L(cbs)) else [DivergenceGuard()]),
                     **kwargs)
-    learn.recipe, learn.lt = r, LTState(counts)
+    learn.recipe, learn.plan, learn.lt = r, plan, LTState(counts)
     learn.lt.rebuild = rebuild
     return _set_precision(learn, precision)
 
@@ -351,17 +350,17 @@ def fit_lt(self:LTLearner,
            **kwargs                # the schedule's `pct_start`, `div`, `div_final`, `moms`; fastai `fit`'s `wd`, `cbs`...
           ) -> LTLearner:
     "Train with the recipe of `lt_learner`: one main fit (the head first if the learner is frozen), then every stage of the recipe"
-    r = getattr(self, 'recipe', None)
-    if r is None: raise AttributeError("this learner has no recipe: build it with `lt_learner` (or a modality's learner)")
+    p = getattr(self, 'plan', None)
+    if p is None: raise AttributeError("this learner has no recipe: build it with `lt_learner` (or a modality's learner)")
     n_epoch = check_int(n_epoch, 'n_epoch')
     lr = _check_lr(self.lr if lr is None else lr)
     if stage_epochs is not None: stage_epochs = check_int(stage_epochs, 'stage_epochs', 0)
     if stage_lr is not None: _check_lr(stage_lr, 'stage_lr')
-    if getattr(r, 'auto', None) is not None:   # recipe='auto': train the candidates, then hold their ensemble
+    if p.auto is not None:   # recipe='auto': train the candidates, then hold their ensemble
         if schedule is not None or fit_fn is not None: raise ValueError("recipe 'auto' chooses the schedule: leave schedule and fit_fn out")
         return fit_auto(self, n_epoch, lr, stage_epochs=stage_epochs, stage_lr=stage_lr, freeze_epochs=freeze_epochs,
                         lr_mult=lr_mult, warmup=warmup, **kwargs)
-    schedule = ifnone(schedule, getattr(r, 'schedule', None) or 'one_cycle')
+    schedule = ifnone(schedule, p.schedule)
     if schedule not in SCHEDULES: raise ValueError(f"unknown schedule {schedule!r}; the schedules: {', '.join(SCHEDULES)}")
     if fit_fn is None: lt_schedule(schedule, 1., n_epoch, warmup, **{k: kwargs[k] for k in _SCHED_KW if k in kwargs})  # (checks warmup)
     check_train_batches(self.dls)
@@ -371,12 +370,12 @@ def fit_lt(self:LTLearner,
         F = 0
         if not _phase_done(self, 0, 'fit'): fit_fn(self, n_epoch, lr)
     else:
-        F = _freeze_epochs(self, ifnone(freeze_epochs, getattr(r, 'freeze_epochs', None)))
-        lr_mult = ifnone(lr_mult, getattr(r, 'lr_mult', None) or 100)
+        F = _freeze_epochs(self, ifnone(freeze_epochs, p.freeze_epochs))
+        lr_mult = ifnone(lr_mult, p.lr_mult)
         if not _phase_done(self, 0, 'fit'): _main_fit(self, n_epoch, lr, schedule, F, lr_mult, warmup, dict(kwargs))
     self.lt.fit = dict(epochs=n_epoch, freeze_epochs=F, lr=lr, schedule='fit_fn' if fit_fn is not None else schedule,
                        **({'warmup': ifnone(warmup, min(1., n_epoch / 5))} if fit_fn is None and schedule != 'one_cycle' else {}))
-    for i, st in enumerate(r.stages, 1):
+    for i, st in enumerate(p.stages, 1):
         ep = st.n_epochs(F + n_epoch) if stage_epochs is None or st.epochs == 0 else stage_epochs
         if st.epochs != 0 and ep == 0: continue     # stage_epochs=0: training stages skipped
         slr = stage_lr if stage_lr is not None else (lr * st.lr_mult if not isinstance(lr, slice) else lr)

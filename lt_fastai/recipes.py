@@ -8,14 +8,14 @@ Docs: https://lt-fastai.github.io/lt_fastai/recipes.html.md"""
 from __future__ import annotations
 import inspect
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from difflib import get_close_matches
 from fnmatch import fnmatch
 from functools import partial
 from typing import Callable
 
 # %% auto #0
-__all__ = ['SCHEDULES', 'RECIPES', 'Stage', 'Recipe', 'RecipeInfo', 'register_recipe', 'list_recipes', 'get_recipe']
+__all__ = ['SCHEDULES', 'RECIPES', 'Stage', 'Plan', 'Recipe', 'RecipeInfo', 'register_recipe', 'list_recipes', 'get_recipe']
 
 # %% ../nbs/09_recipes.ipynb #d04cf408
 SCHEDULES = ('one_cycle', 'cosine', 'step')   # the main fit's schedules (`lt_fastai.learner.lt_schedule`): their names are kept here only
@@ -47,6 +47,26 @@ class Stage:
         if e < 0 or e != int(e): raise ValueError(f"stage {self.name!r}: epochs must be an int >= 0 or a fraction in (0, 1), got {e}")
         return int(e)
 
+# %% ../nbs/09_recipes.ipynb #9a1d7b24
+@dataclass
+class Plan:
+    "A recipe made concrete for one learner's training data: `lt_learner` applies it once, `fit_lt` runs it"
+    recipe: str                  # the recipe's name
+    loss: Callable               # the loss function, built
+    sampler: object = None       # the training loader's sampling rule (None: the loader as it is)
+    cbs: list = field(default_factory=list)   # the main fit's callbacks, built
+    head: Callable = None        # head(model, counts): the change of the classifier, applied once
+    schedule: str = 'one_cycle'  # the main fit's schedule (one of `SCHEDULES`)
+    freeze_epochs: int = None    # epochs of the head alone on a frozen learner (None: 1 if frozen, else 0)
+    lr_mult: float = 100         # on a frozen learner, the head's rate ÷ the first group's
+    stages: tuple = ()           # `Stage`s run after the main fit
+    auto: dict = None            # recipe 'auto': the candidates `fit_lt` trains and combines
+
+    def __repr__(self):
+        cbs = [type(c).__name__ for c in self.cbs]
+        return (f"Plan({self.recipe!r}: loss={type(self.loss).__name__}, sampler={self.sampler!r}, cbs={cbs}, "
+                f"schedule={self.schedule!r}, stages={[s.name for s in self.stages]})")
+
 # %% ../nbs/09_recipes.ipynb #6e2743fa
 @dataclass
 class Recipe:
@@ -70,20 +90,18 @@ class Recipe:
         if self.schedule is not None and self.schedule not in SCHEDULES:
             raise ValueError(f"recipe {self.name!r}: unknown schedule {self.schedule!r}; the schedules: {', '.join(SCHEDULES)}")
 
-    def build_loss(self, counts, n_items):
-        "The recipe's loss for training data with class `counts` and `n_items` items"
+    def plan(self, counts, n_items:int) -> Plan:
+        "The recipe made concrete for training data with class `counts` and `n_items` labelled units: a `Plan`"
         if self.loss is None:
             from fastai.losses import CrossEntropyLossFlat, BCEWithLogitsLossFlat
-            return BCEWithLogitsLossFlat() if self.multilabel else CrossEntropyLossFlat()
-        return _call_with(self.loss, counts=counts, n_items=n_items)
-
-    def build_cbs(self, counts) -> list:
-        "Fresh callbacks of the recipe"
+            loss = BCEWithLogitsLossFlat() if self.multilabel else CrossEntropyLossFlat()
+        else: loss = _call_with(self.loss, counts=counts, n_items=n_items)
         cbs = [_call_with(f, counts=counts) for f in self.cbs]
         if self.wd is not None:
             from lt_fastai.callbacks import RecipeWeightDecay
             cbs.append(RecipeWeightDecay(self.wd))
-        return cbs
+        return Plan(self.name, loss, self.sampler, cbs, self.head, self.schedule or 'one_cycle', self.freeze_epochs,
+                    self.lr_mult or 100, tuple(self.stages), self.auto)
 
     def __repr__(self):
         parts = [f"loss={_fname(self.loss) if self.loss is not None else None}"]

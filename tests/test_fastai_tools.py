@@ -63,7 +63,7 @@ def test_fine_tune_runs_the_stages(recipe, digits, tmp_path):
     from lt_fastai.test_utils import quiet
     learn = _learner(digits, recipe, tmp_path)
     with quiet(learn): learn.fine_tune(1, 1e-2, stage_epochs=1)
-    assert learn.lt.fit['epochs'] == 1 and [s['stage'] for s in learn.lt.stages] == [st.name for st in learn.recipe.stages]
+    assert learn.lt.fit['epochs'] == 1 and [s['stage'] for s in learn.lt.stages] == [st.name for st in learn.plan.stages]
 
 @pytest.mark.parametrize('recipe', MULTI)
 def test_fastai_tools_multi_label(recipe, tmp_path):

@@ -406,7 +406,7 @@ def _spec_tfms(is_audio, sr, mel, normalize):
 @delegates(lt_datablock, but=['x_block', 'y_block'])
 def lt_audio_datablock(sr:int=16000,           # sample rate recordings are resampled to
                        duration:float=1.0,     # seconds per recording (cropped or zero-padded)
-                       crop:str='start',       # part of longer recordings (or spectrograms) kept: 'start' or 'center'
+                       crop_at:str='start',    # part of longer recordings (or spectrograms) kept: 'start' or 'center'
                        spectrograms:bool=False,# the items are precomputed spectrograms (.npy files) instead of recordings
                        specs:dict=None,        # or a dictionary of precomputed spectrograms, the items being its keys
                        n_frames:int=None,      # frames per precomputed spectrogram (cropped or padded)
@@ -415,8 +415,9 @@ def lt_audio_datablock(sr:int=16000,           # sample rate recordings are resa
                        **kwargs
                       ) -> DataBlock:
     "A DataBlock of (spectrogram, [categorical codes], [continuous values]) -> label(s), from recordings or spectrograms"
+    if crop_at not in ('start', 'center'): raise ValueError(f"crop_at must be 'start' or 'center' (validation items are cut the same way), got {crop_at!r}")
     is_audio = not spectrograms and specs is None
-    x_block = LTAudioBlock(sr, duration, crop=crop) if is_audio else SpecBlock(specs, n_frames, crop=crop)
+    x_block = LTAudioBlock(sr, duration, crop=crop_at) if is_audio else SpecBlock(specs, n_frames, crop=crop_at)
     kwargs['batch_tfms'] = _spec_tfms(is_audio, sr, mel, normalize) + list(L(kwargs.get('batch_tfms')))
     return lt_datablock(x_block, **kwargs)
 
@@ -505,7 +506,12 @@ class LTAudioDataLoaders(LTDataLoaders):
         return TensorAudio(x) if x.ndim == 3 else TensorSpec(x)
 
     @classmethod
-    def _array_tfms(cls, x, sr:int=16000, mel=None, normalize=True, augment=None) -> list:
+    def _array_tfms(cls, x,
+                    sr:int=16000,    # sample rate of the recordings (for the default `MelSpectrogram`)
+                    mel=None,        # `MelSpectrogram` for recordings (default: one at `sr`); spectrograms are used as they are
+                    normalize=True,  # True: `NormalizeSpec()` (training-batch statistics), a `NormalizeSpec`, or False
+                    augment=None     # training-only batch transforms, e.g. `spec_augment()`
+                   ) -> list:
         return _spec_tfms(isinstance(x, TensorAudio), sr, mel, normalize) + list(L(augment))
 
 # %% ../../nbs/24_audio.data.ipynb #bb5fdc23

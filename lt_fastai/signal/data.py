@@ -6,7 +6,7 @@ Docs: https://lt-fastai.github.io/lt_fastai/signal.data.html.md"""
 
 # %% ../../nbs/28_signal.data.ipynb #7200140b
 from __future__ import annotations
-import math
+import inspect, math
 import warnings
 from pathlib import Path
 import numpy as np
@@ -23,7 +23,7 @@ from fastai.torch_core import TensorBase
 from fastai.vision.augment import RandTransform
 from fastai.data.block import TransformBlock, DataBlock
 from ..core import encode_labels
-from ..data import StratifiedSplitter, LTDataLoaders, lt_datablock, check_split_args, show_channels, check_files, check_depth
+from ..data import StratifiedSplitter, LTDataLoaders, lt_datablock, check_split_args, show_channels, check_files, check_depth, DEFAULT_BS
 
 # %% auto #0
 __all__ = ['TensorSignal', 'as_iq', 'read_signals', 'check_signal', 'stack_signals', 'fix_signal_length', 'IndexedSignals',
@@ -433,6 +433,18 @@ def lt_signal_datablock(key:str=None,         # array name or dataset path insid
     kwargs['batch_tfms'] = _signal_tfms(None, normalize) + list(L(kwargs.get('batch_tfms')))
     return lt_datablock(LTSignalBlock(key, source, length, channels_last), **kwargs)
 
+# %% ../../nbs/28_signal.data.ipynb #0c03b4e6
+def _channels_first(s):
+    "Signals stored (N, length, channels), or a list of (length, channels) arrays, with their channels first"
+    if isinstance(s, (list, tuple)): return [np.swapaxes(np.asarray(o), -1, -2) if np.ndim(o) == 2 else o for o in s]
+    a = s.detach().cpu().numpy() if torch.is_tensor(s) else np.asarray(s)
+    return np.swapaxes(a, -1, -2) if a.ndim == 3 else a
+
+def _signal_batch(a, length, channels_last, where):
+    "The signals of `from_arrays` (or a tuple whose first element is them) as one (N, C, L) tensor; a list is padded or cropped to `length`"
+    one = lambda s: torch.from_numpy(stack_signals(_channels_first(s) if channels_last else s, length if isinstance(s, (list, tuple)) else None, where))
+    return tuple([one(a[0]), *a[1:]]) if isinstance(a, tuple) else one(a)
+
 # %% ../../nbs/28_signal.data.ipynb #0245cb22
 class LTSignalDataLoaders(LTDataLoaders):
     "Long-tail loaders of 1-D signals (I/Q captures, sensor or medical series) from a folder, a DataFrame, arrays or files"
@@ -449,32 +461,32 @@ class LTSignalDataLoaders(LTDataLoaders):
         if not x.is_floating_point(): x = x.float()
         return TensorSignal(x)
     @classmethod
-    def _array_tfms(cls, x, length:int=None, normalize=True, augment=None) -> list:
+    def _array_tfms(cls, x,
+                    length:int=None,   # target length: longer arrays get random (training) / centre (validation) windows
+                    normalize=True,    # per-item standardisation (`NormalizeSignal`), a transform, or False
+                    augment=None       # training-only batch transforms, e.g. `signal_augment()`
+                   ) -> list:
         return _signal_tfms(length, normalize, augment, crop=length is not None and x.shape[-1] != length)
 
     @classmethod
-    @delegates(LTDataLoaders.from_arrays.__func__)
     def from_arrays(cls,
                     x,                    # (N, C, L) or (N, L) array (complex: I/Q), or a list of (C, L) signals
                     y,                    # labels
-                    x_valid=None, y_valid=None,  # validation signals and labels (default: a stratified split)
+                    x_valid=None,         # validation signals (default: a stratified split of `x`)
+                    y_valid=None,         # validation labels
+                    *args,                # the other arguments every modality's `from_arrays` takes, in its order (valid_pct, seed, ...)
                     length:int=None,      # target length: longer arrays get random (training) / centre (validation) windows; lists are padded or cropped once
                     normalize=True,       # per-item standardisation (`NormalizeSignal`), a transform, or False
                     augment=None,         # training-only batch transforms, e.g. `signal_augment()`
-                    channels_last:bool=None,  # True: signals stored (N, length, channels), as in files (`from_files`); None or False: (N, channels, length) — a signal's shape cannot tell
                     **kwargs):
-        "In-memory signal loaders: one indexing operation per batch, transforms on the batch"
-        def last(s):   # stored (N, length, channels), or a list of (length, channels): channels first
-            if isinstance(s, (list, tuple)): return [np.swapaxes(np.asarray(o), -1, -2) if np.ndim(o) == 2 else o for o in s]
-            a = s.detach().cpu().numpy() if torch.is_tensor(s) else np.asarray(s)
-            return np.swapaxes(a, -1, -2) if a.ndim == 3 else a
-        def prep(a, where):
-            one = lambda s: torch.from_numpy(stack_signals(last(s) if channels_last else s, length if isinstance(s, (list, tuple)) else None, where))
-            return tuple([one(a[0]), *a[1:]]) if isinstance(a, tuple) else one(a)
-        x = prep(x, 'training signals' if x_valid is not None else 'signals')
+        "In-memory signal loaders: one indexing operation per batch, transforms on the batch; `channels_last=True`: signals stored (N, length, channels), as in files — a signal's shape cannot tell"
+        b = inspect.signature(LTDataLoaders.from_arrays).bind(x, y, x_valid, y_valid, *args, **kwargs)
+        channels_last = b.arguments.pop('channels_last', None)   # read here: the shared constructor's is for image-like items
+        x = _signal_batch(x, length, channels_last, 'training signals' if x_valid is not None else 'signals')
         _layout_warning(tuple((x[0] if isinstance(x, tuple) else x).shape), 'the signals', channels_last)
-        if x_valid is not None: x_valid = prep(x_valid, 'validation signals')
-        return LTDataLoaders.from_arrays.__func__(cls, x, y, x_valid, y_valid, length=length, normalize=normalize, augment=augment, **kwargs)
+        if x_valid is not None: x_valid = _signal_batch(x_valid, length, channels_last, 'validation signals')
+        b.arguments.update(x=x, x_valid=x_valid)
+        return LTDataLoaders.from_arrays.__func__(cls, *b.args, length=length, normalize=normalize, augment=augment, **b.kwargs)
     @classmethod
     def _from_file(cls, path, **kwargs): return cls.from_files(path, **kwargs)
 
@@ -522,7 +534,7 @@ def from_files(cls:LTSignalDataLoaders,
                channels_last:bool=None,  # True: the files store (…, length, channels); None (undeclared, warns when channels > length) or False: (…, channels, length)
                ragged:str='error',   # a text table with lines of unequal length: 'error', or pad them with 'nan' or 'zeros'
                check_files=True,     # lazy reading: every signal read once before training (True), or only the file's shape ('header'/False)
-               sampler=None, bs:int=64,
+               sampler=None, bs:int=DEFAULT_BS,
                **kwargs              # `from_arrays`/`lt_signal_datablock` arguments (normalize, augment...) and loader arguments
               ) -> LTSignalDataLoaders:
     "Signal loaders from files holding many signals (or a list of files, one signal each); in memory or read lazily"

@@ -24,7 +24,7 @@ from fastai.torch_core import TensorBase, TensorImage
 from fastai.vision.data import get_grid
 from fastai.vision.augment import RandTransform, aug_transforms
 from fastai.data.block import TransformBlock, DataBlock
-from ..data import LTDataLoaders, lt_datablock, multilabel_split, check_split_args, df_column, check_files, check_depth, InMemoryDL
+from ..data import LTDataLoaders, lt_datablock, multilabel_split, check_split_args, df_column, check_files, check_depth, InMemoryDL, DEFAULT_BS
 from ..core import missing_extra
 try: import av
 except ModuleNotFoundError as e: raise missing_extra(e, 'video', 'lt_fastai.video') from None
@@ -645,12 +645,13 @@ def _frame_class_numbers(x, y):
         raise ValueError(f"labels of shape {tuple(ys)} hold class numbers, one per frame of the clips {tuple(xs)}: frame-level "
                          "labels are multi-hot, (N, T, C), e.g. np.eye(n_classes)[y]; clip labels are (N,) or (N, C) multi-hot")
 
-# %% ../../nbs/33_video.data.ipynb #9278ae46
+# %% ../../nbs/33_video.data.ipynb #40ba746b
 class _IndexSplitter:
     "Picklable splitter returning precomputed (train, valid) indices"
     def __init__(self, split): self.split = [list(map(int, s)) for s in split[:2]]
     def __call__(self, items): return self.split
 
+# %% ../../nbs/33_video.data.ipynb #9278ae46
 class LTVideoDataLoaders(LTDataLoaders):
     "Long-tail loaders of video clips — clip-level or frame-level labels — from a folder, a DataFrame or arrays"
     modality, _x_what = 'video', 'clips'
@@ -678,10 +679,12 @@ class LTVideoDataLoaders(LTDataLoaders):
         return TensorClip(cls._pixels(x, where))
 
     @classmethod
-    def _array_tfms(cls, x, augment=None) -> list: return [ClipToFloat()] + list(L(augment))
+    def _array_tfms(cls, x,
+                    augment=None   # training-only batch transforms, e.g. `clip_augment()`
+                   ) -> list: return [ClipToFloat()] + list(L(augment))
 
     @classmethod
-    def from_dblock(cls, dblock, source, sampler=None, bs:int=64, **kwargs):
+    def from_dblock(cls, dblock, source, sampler=None, bs:int=DEFAULT_BS, **kwargs):
         "Loaders built by `dblock.lt_dataloaders(source)`, with `fps`, the frame rate of the clips' frames, when they share one"
         dls = LTDataLoaders.from_dblock.__func__(cls, dblock, source, sampler=sampler, bs=bs, **kwargs)
         reader = next(t for t in dls.train_ds.tls[0].tfms.fs if isinstance(t, VideoReader))
@@ -691,31 +694,23 @@ class LTVideoDataLoaders(LTDataLoaders):
         return dls
 
     @classmethod
-    @delegates(LTDataLoaders.from_arrays.__func__)
     def from_arrays(cls,
                     x,                    # clips (N, T, C, H, W), uint8 (0-255) or float
                     y,                    # clip labels (N,), multi-hot (N, C), or frame-level multi-hot (N, T, C)
-                    x_valid=None, y_valid=None,
+                    x_valid=None,         # validation clips (default: a stratified split of `x`)
+                    y_valid=None,         # validation labels
+                    *args,                # the other arguments every modality's `from_arrays` takes, in its order (valid_pct, seed, ...)
                     fps:float=None,       # frame rate of the clips' frames (enables the event F1 of frame-level labels)
-                    augment=None,         # training batch transforms, e.g. `clip_augment()`
+                    augment=None,         # training-only batch transforms, e.g. `clip_augment()`
                     **kwargs):
         "In-memory clip loaders: one indexing operation per batch, clip-consistent augmentation on the batch"
         _frame_class_numbers(x, y)
-        dls = LTDataLoaders.from_arrays.__func__(cls, x, y, x_valid, y_valid, augment=augment, **kwargs)
+        dls = LTDataLoaders.from_arrays.__func__(cls, x, y, x_valid, y_valid, *args, augment=augment, **kwargs)
         for dl, w in ((dls.train, 'training'), (dls.valid, 'validation')): _frame_rows_match(dl.dataset.tensors[0], dl.dataset.tensors[-1], w)
         dls.fps = fps
         return _frame_level_dls(dls)
 
 # %% ../../nbs/33_video.data.ipynb #a973801e
-def _with_additions(f, shared):
-    "Give `f` the signature of the `shared` constructor, with the keyword arguments `f` adds to it"
-    sb = inspect.signature(shared)
-    extra = [p for p in inspect.signature(f).parameters.values() if p.kind == p.KEYWORD_ONLY]
-    ps = [p for p in sb.parameters.values() if p.kind != p.VAR_KEYWORD]
-    f.__signature__ = sb.replace(parameters=ps + extra + [p for p in sb.parameters.values() if p.kind == p.VAR_KEYWORD])
-    f.__doc__ = f.__doc__ or shared.__doc__
-    return f
-
 def _bound(shared, *args, **kwargs) -> dict:
     "The arguments of a call of the `shared` constructor, defaults filled in, the builder's and the loaders' in `kwargs`"
     b = inspect.signature(shared).bind(*args, **kwargs); b.apply_defaults()
@@ -763,7 +758,7 @@ def from_folder(cls:LTVideoDataLoaders,
     dls.bad_files = skipped
     return dls
 
-_with_additions(LTVideoDataLoaders.from_folder.__func__, _shared_from_folder)
+LTVideoDataLoaders.add_constructor('from_folder', LTVideoDataLoaders.from_folder.__func__)
 
 # %% ../../nbs/33_video.data.ipynb #e0af4ba4
 _shared_from_df = LTVideoDataLoaders.from_df.__func__
@@ -799,4 +794,4 @@ def from_df(cls:LTVideoDataLoaders,
     dls.bad_files = skipped
     return dls
 
-_with_additions(LTVideoDataLoaders.from_df.__func__, _shared_from_df)
+LTVideoDataLoaders.add_constructor('from_df', LTVideoDataLoaders.from_df.__func__)
