@@ -400,7 +400,7 @@ def input_batch(dls:DataLoaders,  # the loaders
     return b
 
 # %% ../nbs/10_learner.ipynb #cb180387
-@delegates(lt_learner, keep=True)
+@delegates(lt_learner)
 def backbone_learner(dls:DataLoaders,       # the loaders
                      arch,                  # a name `build` knows, or an nn.Module returning pooled features
                      build,                 # build(arch, n_in, pretrained, match, x, **arch_kwargs) -> backbone, for names

@@ -59,3 +59,15 @@ def test_one_batch_size_default():
     assert DataConfig().bs == DEFAULT_BS
     for m in MODALITIES.values():
         for name in CONSTRUCTORS: assert inspect.signature(getattr(m.dls_type, name)).parameters['bs'].default == DEFAULT_BS
+
+def test_learners_agree():
+    "Every modality's learner takes (dls, arch) by position and everything else by keyword; its own arguments are documented"
+    for m in MODALITIES.values():
+        f = m.learner_fn
+        sig, docs = inspect.signature(f), docments(f)
+        assert [p for p, o in sig.parameters.items() if o.kind == o.POSITIONAL_OR_KEYWORD] == ['dls', 'arch'], m.name
+        assert [k for k, p in sig.parameters.items() if p.kind != p.VAR_KEYWORD and not docs[k]] == [], m.name
+
+def test_one_name_per_modality():
+    "The registry (strings, read without importing torch) and each modality's loaders class name the modality alike"
+    for name, m in MODALITIES.items(): assert m.dls_type.modality == name

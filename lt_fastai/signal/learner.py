@@ -31,6 +31,7 @@ def signal_build(arch,              # a name of `SIGNAL_ARCHS`, or a module mapp
 @delegates(backbone_learner, but=['build', 'ndim', 'what', 'channel_dim', 'modality'])
 def lt_signal_learner(dls:DataLoaders,        # signal loaders (e.g. `LTSignalDataLoaders`), with metadata inputs or not
                       arch='resnet1d',        # a name of `SIGNAL_ARCHS`, or an nn.Module mapping (N, C, L) to pooled features
+                      *,
                       balance_weight:float=0.01, # weight of a mixture of experts' load-balancing term
                       **kwargs                # recipe, pretrained, arch_kwargs, metadata, splitter (default `signal_splitter`), ...
                      ) -> LTLearner:

@@ -45,6 +45,7 @@ def video_build(arch,                   # a timm architecture or a name of `IMAG
 @delegates(backbone_learner, but=['build', 'ndim', 'what', 'channel_dim', 'modality'])
 def lt_video_learner(dls:DataLoaders,        # clip loaders (e.g. `LTVideoDataLoaders`), clip-level or frame-level targets
                      arch='resnet18',        # a timm architecture (one encoder per frame), 'spacetime', or a frame backbone module
+                     *,
                      frame_level:bool=None,  # one prediction per frame (default: when the targets are (N, T, C))
                      temporal:str='mean',    # 'mean', 'max', 'attention' or 'transformer' (see `video_backbone`)
                      onset_tol:float=0.05,   # frame-level: onset tolerance (seconds) of the event F1
