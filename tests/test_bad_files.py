@@ -161,11 +161,11 @@ def test_config_run_writes_the_skipped_files(tmp_path):
     assert (tmp_path / 'run' / 'bad_files.txt').read_text().split() == [str(files[0])]
 
 def test_a_large_check_shows_its_progress(tmp_path, monkeypatch):
-    import lt_fastai.data
+    import lt_fastai.data.loaders
     from fastprogress.fastprogress import ConsoleProgressBar
     shown = []
     monkeypatch.setattr(ConsoleProgressBar, 'on_update', lambda self, val, text, interrupted=False: shown.append((val, self.comment)))
-    monkeypatch.setattr(lt_fastai.data, '_PROGRESS_FROM', 4)       # as for 1,000 files or more
+    monkeypatch.setattr(lt_fastai.data.loaders, '_PROGRESS_FROM', 4)       # as for 1,000 files or more
     root = tmp_path / 'sig'; write_signals(root, [8, 4, 4])
     LTSignalDataLoaders.from_folder(root, **KW)
     assert shown and shown[-1] == (16, 'checking signal files'), shown[-3:]
