@@ -22,7 +22,7 @@ from .heads import find_classifier
 # %% auto #0
 __all__ = ['IMAGE_ARCHS', 'timm_group_names', 'timm_splitter', 'ChannelAttention', 'SpatialAttention', 'CBAM', 'timm_stages',
            'add_cbam', 'PretrainedWeightsError', 'needs_img_size', 'lt_timm_model', 'load_weights', 'SmallCNN',
-           'feature_size', 'make_backbone', 'load_pretrained', 'image_backbone']
+           'feature_size', 'register_arch', 'make_backbone', 'load_pretrained', 'image_backbone']
 
 # %% ../nbs/04_backbones.ipynb #f3a1e930
 def _find_timm_model(model):
@@ -412,6 +412,20 @@ def feature_size(m:nn.Module) -> int|None:
 
 # %% ../nbs/04_backbones.ipynb #d95369dc
 IMAGE_ARCHS = {'small_cnn': SmallCNN}   # lt_fastai's own 2-D architectures (images, spectrograms), beside timm's
+
+# %% ../nbs/04_backbones.ipynb #63c9910d
+def register_arch(archs:dict,     # a modality's architectures: `IMAGE_ARCHS` (images, spectrograms, video frames), `SIGNAL_ARCHS`, `VIDEO_ARCHS`
+                  name:str=None   # the name learners and run configs use (default: the class's or function's own name)
+                 ):
+    "Decorator: add an architecture — a class or function of (n_in, **kwargs) returning pooled features — to a modality's registry, as timm's `register_model` does"
+    def _register(f):
+        n = name or getattr(f, '__name__', None)
+        if not isinstance(n, str) or not n.isidentifier(): raise ValueError(f"an architecture needs a name that is an identifier, got {n!r}")
+        if n in archs: raise ValueError(f"{n!r} is already an architecture of this registry ({archs[n]!r}): choose another name")
+        if not callable(f): raise TypeError(f"an architecture is a class or a function of (n_in, **kwargs), got {type(f).__name__}")
+        archs[n] = f
+        return f
+    return _register
 
 # %% ../nbs/04_backbones.ipynb #e95cebf3
 def make_backbone(arch,                # an nn.Module, a name of `archs`, or (with `timm_names`) a timm architecture name

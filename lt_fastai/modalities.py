@@ -10,7 +10,7 @@ import difflib, importlib
 from dataclasses import dataclass
 
 # %% auto #0
-__all__ = ['MODALITIES', 'Modality', 'register_modality', 'get_modality']
+__all__ = ['MODALITIES', 'Modality', 'register_modality', 'get_modality', 'modality_table']
 
 # %% ../nbs/12_modalities.ipynb #466e1e3b
 @dataclass(frozen=True)
@@ -72,3 +72,22 @@ def get_modality(name:str) -> Modality:
         raise ValueError(f"unknown modality {name!r}" + (f" (did you mean {close[0]!r}?)" if close else '')
                          + f"; the modalities are {list(MODALITIES)}")
     return MODALITIES[name]
+
+# %% ../nbs/12_modalities.ipynb #ebe62dbd
+def modality_table():
+    "Each registered modality as its code declares it: classes, the arguments it adds (keyword-only) and its architectures, as a DataFrame"
+    import inspect, pandas as pd
+    def kw(f): return [n for n, p in inspect.signature(f).parameters.items() if p.kind == p.KEYWORD_ONLY]
+    ms = list(MODALITIES.values())
+    def own(get):   # the keyword-only arguments of one modality that not every modality has
+        every = set.intersection(*(set(kw(get(m))) for m in ms))
+        return {m.name: ', '.join(n for n in kw(get(m)) if n not in every) or '—' for m in ms}
+    rows = {'items': {m.name: m.items for m in ms}, 'block': {m.name: m.block for m in ms},
+            'DataBlock builder': {m.name: m.datablock for m in ms}, 'loaders': {m.name: m.dataloaders for m in ms},
+            'learner': {m.name: m.learner for m in ms},
+            'own arguments of from_folder / from_df': own(lambda m: m.dls_type.from_folder),
+            'own arguments of from_arrays': own(lambda m: m.dls_type.from_arrays),
+            'own arguments of the learner': own(lambda m: m.learner_fn),
+            'own architectures': {m.name: ', '.join(m.arch_names()) + (' and timm' if m.timm else '') for m in ms},
+            'default arch': {m.name: inspect.signature(m.learner_fn).parameters['arch'].default for m in ms}}
+    return pd.DataFrame(rows).T

@@ -16,7 +16,7 @@ from torch import nn, Tensor
 import torch.nn.functional as F
 from fastai.callback.core import Callback
 from ..models import fusion_splitter
-from ..backbones import feature_size
+from ..backbones import feature_size, register_arch
 from ..core import check_int
 
 # %% auto #0
@@ -512,7 +512,7 @@ def groups(self:SignalMoE):
     return [list(e.parameters()) for e in self.experts] + [list(self.proj.parameters()) + list(self.gate.parameters())]
 
 # %% ../../nbs/29_signal.models.ipynb #c0e57df9
-SIGNAL_ARCHS['moe'] = SignalMoE
+register_arch(SIGNAL_ARCHS, 'moe')(SignalMoE)
 
 # %% ../../nbs/29_signal.models.ipynb #d3a35d38
 def aux_loss_modules(model:nn.Module) -> list[nn.Module]:
