@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .records import write_atomic
 from .modalities import MODALITIES
 from .datasets import EXAMPLE_DATASETS
+from .recipes import SCHEDULES
 from .recipes import RECIPES   # light: no PyTorch, so a config is checked in a fraction of a second
 
 # %% auto #0
@@ -96,8 +97,16 @@ class ScheduleConfig(_Section):
     precision: Literal['auto', 'fp32', 'fp16', 'bf16'] = 'auto'
     backbone_lr_mult: float = Field(1.0, gt=0, le=1)   # the backbone's learning rate relative to the head's (discriminative rates)
     unfreeze_epoch: Optional[int] = Field(None, ge=0)  # train only the head for this many epochs, then the backbone too (`GradualUnfreeze`)
-    name: Optional[Literal['one_cycle', 'cosine', 'step']] = None   # the main fit's schedule (None: the recipe's own, else one-cycle)
+    name: Optional[str] = None   # the main fit's schedule, one of `lt_fastai.recipes.SCHEDULES` (None: the recipe's own, else one-cycle)
     warmup: Optional[float] = Field(None, ge=0)        # 'cosine' and 'step': epochs of linear warm-up (None: 1, at most a fifth of the fit)
+
+    @field_validator('name')
+    @classmethod
+    def _schedule(cls, v):
+        if v is not None and v not in SCHEDULES:
+            close = difflib.get_close_matches(v, SCHEDULES, n=1)
+            raise ValueError(f"unknown schedule {v!r}" + (f" (did you mean {close[0]}?)" if close else '') + f"; the schedules: {', '.join(SCHEDULES)}")
+        return v
 
 # %% ../nbs/40_config.ipynb #1d363e35
 class RunConfig(_Section):
