@@ -238,29 +238,27 @@ class _LTMixHandler(_TrainLoss):
 
     def _mix(self, xs, idx, shuffle, bs): raise NotImplementedError
 
-# %% ../nbs/06_callbacks.ipynb #5e87a757
-@patch
-def before_batch(self:_LTMixHandler):
-    bs = find_bs(self.yb)
-    self.shuffle = torch.randperm(bs, device=self.yb[0].device)
-    xs = list(self.xb)
-    lam = self._mix(xs, self._idx(), self.shuffle, bs)
-    self.learn.xb = tuple(xs)
-    self.lam = lam
-    y, y1 = self.yb[0], self.yb[0][self.shuffle]
-    if self.remix:
-        if y.ndim != 1 or y.is_floating_point():
-            raise ValueError("Remix is defined for single-label class-index targets, not multi-label ones")
-        self.lam_y = remix_lambda(lam, y, y1, self._counts, self.kappa, self.tau)
-    else: self.lam_y = lam
-    self.yb1 = tuple(o[self.shuffle] for o in self.yb)
-    if not self.stack_y:   # gap: fastai lerps the raw targets; integer class indices must become one-hot first
-        def soft(o):
-            if o.is_floating_point(): return o
-            if o.ndim != 1: raise ValueError(f"cannot mix integer targets of shape {tuple(o.shape)}")
-            return F.one_hot(o, int(self.dls.c)).float()
-        self.learn.yb = tuple(torch.lerp(soft(o1), soft(o), _bcast(self.lam_y, soft(o)))
-                              for o, o1 in zip(self.yb, self.yb1))
+    def before_batch(self):
+        bs = find_bs(self.yb)
+        self.shuffle = torch.randperm(bs, device=self.yb[0].device)
+        xs = list(self.xb)
+        lam = self._mix(xs, self._idx(), self.shuffle, bs)
+        self.learn.xb = tuple(xs)
+        self.lam = lam
+        y, y1 = self.yb[0], self.yb[0][self.shuffle]
+        if self.remix:
+            if y.ndim != 1 or y.is_floating_point():
+                raise ValueError("Remix is defined for single-label class-index targets, not multi-label ones")
+            self.lam_y = remix_lambda(lam, y, y1, self._counts, self.kappa, self.tau)
+        else: self.lam_y = lam
+        self.yb1 = tuple(o[self.shuffle] for o in self.yb)
+        if not self.stack_y:   # gap: fastai lerps the raw targets; integer class indices must become one-hot first
+            def soft(o):
+                if o.is_floating_point(): return o
+                if o.ndim != 1: raise ValueError(f"cannot mix integer targets of shape {tuple(o.shape)}")
+                return F.one_hot(o, int(self.dls.c)).float()
+            self.learn.yb = tuple(torch.lerp(soft(o1), soft(o), _bcast(self.lam_y, soft(o)))
+                                  for o, o1 in zip(self.yb, self.yb1))
 
 # %% ../nbs/06_callbacks.ipynb #d1d7a2ec
 class LTMixUp(_LTMixHandler):

@@ -65,8 +65,7 @@ def _doc_problems(path):
             for node in ast.parse('\n'.join(s.split('\n')[1:])).body:
                 if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and not node.name.startswith('_'):
                     patched = any(getattr(d, 'id', None) == 'patch' or getattr(getattr(d, 'func', None), 'id', None) == 'patch' for d in node.decorator_list)
-                    cls = getattr(node.args.args[0].annotation, 'id', '') if patched else ''
-                    pub.append(f"{cls}.{node.name}" if patched else node.name)
+                    if not patched: pub.append(node.name)   # nbdev documents a `@patch`ed function itself (a show_doc would repeat it)
                 elif isinstance(node, ast.Assign):
                     pub += [t.id for t in node.targets if isinstance(t, ast.Name) and not t.id.startswith('_') and t.id != '__all__']
             if len(pub) > 1: probs.append(f"cell {i}: {len(pub)} public names {pub}")
