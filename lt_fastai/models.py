@@ -214,7 +214,7 @@ def input_stats(backbone:nn.Module,  # the backbone (a timm model carries its we
             return None
         mean, std = cfg['mean'], cfg['std']
     else: return None
-    mean, std = list(np.atleast_1d(mean).astype(float)), list(np.atleast_1d(std).astype(float))
+    mean, std = [float(v) for v in np.atleast_1d(mean)], [float(v) for v in np.atleast_1d(std)]
     if len(mean) != n_in:   # e.g. RGB statistics for grayscale images: their average
         if len(mean) not in (1, 3) or len(std) != len(mean):
             raise ValueError(f"normalisation statistics for {len(mean)} channels do not fit {n_in}-channel inputs")

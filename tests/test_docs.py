@@ -42,3 +42,10 @@ def test_docs_processing(tmp_path):
     assert 'Traceback' not in out and 'Error' not in out, out[-6000:]
     done = sorted(p.name for p in (tmp_path / '_proc').glob('*.ipynb'))
     assert done == NOTEBOOKS, set(done) ^ set(NOTEBOOKS)
+    # the processing runs the import and export cells again: what they print reaches the page as well
+    from test_site import output_problems
+    probs = {}
+    for p in (tmp_path / '_proc').glob('*.ipynb'):
+        nb = json.loads(p.read_text()); nb['cells'] = [c for c in nb['cells'] if c.get('source')]   # hidden cells lose their source
+        if out := output_problems(nb): probs[p.name] = out
+    assert not probs, probs

@@ -1,7 +1,7 @@
 """The documentation site as a reader sees it, checked from the notebooks without Quarto: saved outputs with progress
 bars, warnings, tracebacks or machine paths; a name documented twice; a loaders constructor that shows `->DataBlock`
-or `->list`; a link to an anchor that does not exist; and visible example cells that are mostly assertions. Each check
-is tested on a notebook seeded with its defect."""
+or `->list`; a link to an anchor that does not exist; visible example cells that are mostly assertions; and a Markdown
+list with no blank line before it. Each check is tested on a notebook seeded with its defect."""
 import json, re
 from pathlib import Path
 import pytest
@@ -64,6 +64,19 @@ def mostly_asserts(nb, share=0.5) -> list:
         if len(lines) >= 2 and sum(bool(ASSERTS.match(l)) for l in lines) > share * len(lines): out.append(f"cell {i}")
     return out
 
+LIST_ITEM = re.compile(r'^\s*(?:[-*+]|\d+\.)\s')
+def run_on_lists(nb) -> list:
+    "Markdown lists that follow a paragraph line with no blank line between: Pandoc renders them as one run-on paragraph"
+    out = []
+    for i, c in enumerate(nb['cells']):
+        if c['cell_type'] != 'markdown': continue
+        lines, fence = _src(c).split('\n'), False
+        for prev, line in zip(lines, lines[1:]):
+            if line.startswith('```'): fence = not fence
+            if fence or not LIST_ITEM.match(line) or not prev.strip(): continue
+            if not (LIST_ITEM.match(prev) or prev[:1].isspace() or prev.startswith(('|', '#', '```'))): out.append(f"cell {i}: {line[:40]!r}")
+    return out
+
 def _slug(h): return re.sub(r'[^\w.\- ]', '', h.strip().lower()).replace(' ', '-')
 
 def anchors(nb) -> set:
@@ -122,7 +135,8 @@ def test_page_reads_clean(path, pages, links):
     nb = _load(path)
     probs = (output_problems(nb) + [f"documented twice: {n}" for n in documented_twice(nb)]
              + [f"loaders signature: {c}" for c in loader_signature_problems(nb)] + dead_links(nb, pages)
-             + dead_name_links(nb, pages, links))
+             + dead_name_links(nb, pages, links) + [f"mostly assertions: {c}" for c in mostly_asserts(nb)]
+             + [f"list without a blank line before it: {c}" for c in run_on_lists(nb)])
     assert not probs, f"{path.name}: " + '; '.join(probs)
 
 def _nb(*cells):
@@ -144,6 +158,8 @@ def test_the_checks_catch_each_defect():
     assert loader_signature_problems(_nb(('code', 'show_doc(X)', [sig]))) == ['cell 0']
     assert mostly_asserts(_nb(('code', 'test_eq(1, 1)\nassert True\nx = 1'))) == ['cell 0']
     assert mostly_asserts(_nb(('code', '#| hide\ntest_eq(1, 1)\nassert True'), ('code', 'x = 1\ny = f(x)\ntest_eq(y, 2)'))) == []
+    assert run_on_lists(_nb(('markdown', 'Also:\n- a\n- b'))) == ["cell 0: '- a'"]
+    assert run_on_lists(_nb(('markdown', 'Also:\n\n- a\n  more\n- b\n\n```\nx\n- y\n```'))) == []
     pages = {'recipes.html': anchors(_nb(('markdown', '## Named recipes'), ('code', 'show_doc(lift)')))}
     assert dead_links(_nb(('markdown', 'see [a](recipes.html#lift), [b](recipes.html#named-recipes), [c](recipes.html#balanced_softmax), [d](nope.html#x)')), pages) == \
         ['recipes.html#balanced_softmax: no such anchor', 'nope.html#x: no such page']
