@@ -27,5 +27,6 @@ def load_benchmark(name):
 
 def pytest_collection_modifyitems(items):
     "The notebook groups first and the other long runs next: the two workers then share the short tests at the end"
-    first = {'test_notebooks[': 0, 'test_interrupted_run': 1, 'test_train_then_predict': 1, 'test_two_workers': 1}
+    first = {'test_notebooks[': 0, 'test_docs_processing': 0, 'test_interrupted_run': 1, 'test_train_then_predict': 1,
+             'test_two_workers': 1, 'test_demo_writes_table': 1, 'test_ranks_split': 1}
     items.sort(key=lambda it: next((v for k, v in first.items() if it.name.startswith(k)), 2))
