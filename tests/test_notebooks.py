@@ -6,13 +6,13 @@ from conftest import ROOT, nbdev_cmd
 NOTEBOOKS = sorted(p.name for p in (ROOT / 'nbs').glob('*.ipynb'))
 
 def _group(nb):
-    "The part of the library a notebook documents, from its number: core, vision and audio, signal and video, runs and docs"
+    "The part of the library a notebook documents, from its number: core, vision and audio, then signal, video, runs and docs"
     n = int(re.match(r'\d+', nb).group()) if nb[0].isdigit() else 99   # '01a_data.split.ipynb' is 1
-    return 'core' if n < 20 else 'vision_audio' if n < 27 else 'signal_video' if n < 40 else 'runs_docs'
+    return 'core' if n < 20 else 'vision_audio' if n < 27 else 'signal_video_runs'
 
-# Notebooks run in four groups, one nbdev-test process each (serially within it, as nbdev-test itself runs them): a
-# process per notebook would import torch and fastai about fifty times, which on two cores costs minutes.
-GROUPS = {g: [nb for nb in NOTEBOOKS if _group(nb) == g] for g in ('core', 'vision_audio', 'signal_video', 'runs_docs')}
+# Notebooks run in three groups, one nbdev-test process each (serially within it, as nbdev-test
+# itself runs them): a process per notebook would import torch and fastai about fifty times, which on two cores costs minutes.
+GROUPS = {g: [nb for nb in NOTEBOOKS if _group(nb) == g] for g in ('core', 'vision_audio', 'signal_video_runs')}
 
 def test_there_are_notebooks():
     assert 'index.ipynb' in NOTEBOOKS and len(NOTEBOOKS) > 1
