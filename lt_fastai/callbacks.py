@@ -680,11 +680,15 @@ class DivergenceGuard(Callback):
         self.ref, self._check_valid, self._over = None, False, 0
         c = getattr(self.dls, 'c', None)
         self.chance = math.log(c) if isinstance(c, (int, np.integer)) and c >= 2 else math.log(2)   # CE of a uniform guess over C classes
+        # a loss that scales its logits by s (LDAM's cosine logits, s = 30) starts near log C, but its ordinary losses are
+        # s times an unscaled loss's (a wrong class ahead by a cosine gap g costs about s·g): the reference scales with it
+        self.scale = max(1., float(getattr(self.learn.loss_func, 'logit_scale', 1.) or 1.))
+        self.chance *= self.scale
 
     def _stop(self, what, v, bound):
         lr = self.opt.hypers[-1].get('lr') if self.opt is not None else None
         why = 'is not finite' if not math.isfinite(v) else (f"is more than {bound:g} times {self.ref:.4g} (the larger of the training "
-                                                           f"loss at the start of the fit and log(C) = {self.chance:.4g})")
+                                                           f"loss at the start of the fit and log(C){f' × the logit scale of the loss, {self.scale:g},' if self.scale > 1 else ''} = {self.chance:.4g})")
         raise FloatingPointError(f"training diverged at epoch {self.epoch + 1}{what}, {v:.4g}, {why}; lower the learning rate"
                                  f"{f' (now {lr:.3g})' if lr is not None else ''} — `learn.lr_find()` suggests one — or look for "
                                  "extreme values in the inputs")
