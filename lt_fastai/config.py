@@ -14,8 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .records import write_atomic
 from .modalities import MODALITIES
 from .datasets import EXAMPLE_DATASETS
-from .recipes import SCHEDULES
-from .recipes import RECIPES   # light: no PyTorch, so a config is checked in a fraction of a second
+from .recipes import RECIPES, SCHEDULES   # light: no PyTorch, so a config is checked in a fraction of a second
 
 # %% auto #0
 __all__ = ['DataConfig', 'ModelConfig', 'RecipeConfig', 'ScheduleConfig', 'RunConfig', 'ConfigError', 'parse_overrides',
